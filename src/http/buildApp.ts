@@ -1,0 +1,37 @@
+import { randomUUID } from "node:crypto";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { Logger } from "../util/logger.js";
+import type { AppContext } from "./AppContext.js";
+import { handleError, HttpError, openAiErrorBody } from "./errors.js";
+import { healthRoutes } from "./routes/healthRoutes.js";
+
+export interface BuildAppOptions {
+    context: AppContext;
+    log: Logger;
+    maxBodyBytes: number;
+}
+
+/** Builds the Fastify app (routes, error handling); never listens. */
+export function buildApp(options: BuildAppOptions): FastifyInstance {
+    const app = Fastify({
+        loggerInstance: options.log as FastifyBaseLogger,
+        bodyLimit: options.maxBodyBytes,
+        genReqId: (request) => {
+            const given = request.headers["x-request-id"];
+            return typeof given === "string" && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
+        },
+        disableRequestLogging: false,
+        return503OnClosing: true,
+        forceCloseConnections: "idle"
+    });
+    app.addHook("onSend", async (request, reply) => {
+        reply.header("x-request-id", request.id);
+    });
+    app.setErrorHandler(handleError);
+    app.setNotFoundHandler((request, reply) => {
+        const error = new HttpError(404, `no route for ${request.method} ${request.url}`, { code: "not_found" });
+        void reply.status(404).send(openAiErrorBody(error));
+    });
+    healthRoutes(app, options.context);
+    return app;
+}

@@ -1,0 +1,66 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { DatabaseError } from "../db/DatabaseError.js";
+import { ModelLoadError, ShuttingDownError } from "../engine/engineErrors.js";
+import { InvalidModelIdError, ModelNotFoundError, ModelUnavailableError } from "../models/modelErrors.js";
+
+/** OpenAI's error body. */
+export interface OpenAiErrorBody {
+    error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+/** An error raised by the HTTP layer itself with an explicit status (validation, auth). */
+export class HttpError extends Error {
+    public readonly statusCode: number;
+    public readonly type: string;
+    public readonly code: string | null;
+    public readonly param: string | null;
+    public readonly headers: Record<string, string>;
+
+    public constructor(
+        statusCode: number,
+        message: string,
+        options: { type?: string; code?: string | null; param?: string | null; headers?: Record<string, string> } = {}
+    ) {
+        super(message);
+        this.name = "HttpError";
+        this.statusCode = statusCode;
+        this.type = options.type ?? (statusCode >= 500 ? "server_error" : "invalid_request_error");
+        this.code = options.code ?? null;
+        this.param = options.param ?? null;
+        this.headers = options.headers ?? {};
+    }
+}
+
+/** The one table from domain errors to HTTP. */
+export function toHttpError(error: unknown): HttpError {
+    if (error instanceof HttpError) return error;
+    if (error instanceof ModelNotFoundError) return new HttpError(404, error.message, { code: "model_not_found", param: "model" });
+    if (error instanceof InvalidModelIdError) return new HttpError(400, error.message, { code: "invalid_model", param: "model" });
+    if (error instanceof ModelUnavailableError) return new HttpError(503, error.message, { type: "server_error", code: "model_unavailable" });
+    if (error instanceof ModelLoadError) return new HttpError(503, error.message, { type: "server_error", code: "model_load_failed" });
+    if (error instanceof ShuttingDownError) {
+        return new HttpError(503, error.message, { type: "server_error", code: "shutting_down", headers: { "retry-after": "5" } });
+    }
+    if (error instanceof DatabaseError) return new HttpError(500, "database error", { type: "server_error" });
+    const fastifyError = error as Partial<FastifyError>;
+    if (typeof fastifyError.statusCode === "number" && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
+        const message =
+            fastifyError.code === "FST_ERR_CTP_INVALID_JSON_BODY" || fastifyError.code === "FST_ERR_CTP_EMPTY_JSON_BODY"
+                ? `malformed JSON body: ${fastifyError.message ?? ""}`
+                : (fastifyError.message ?? "bad request");
+        return new HttpError(fastifyError.statusCode, message, { code: fastifyError.code ?? null });
+    }
+    return new HttpError(500, "internal server error", { type: "server_error" });
+}
+
+export function openAiErrorBody(error: HttpError): OpenAiErrorBody {
+    return { error: { message: error.message, type: error.type, param: error.param, code: error.code } };
+}
+
+/** Fastify error handler: OpenAI's error shape everywhere, internals of 5xx only in the log. */
+export function handleError(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
+    const httpError = toHttpError(error);
+    if (httpError.statusCode >= 500) request.log.error({ err: error }, "request failed");
+    else request.log.info({ status: httpError.statusCode, msg: httpError.message }, "request rejected");
+    void reply.status(httpError.statusCode).headers(httpError.headers).send(openAiErrorBody(httpError));
+}

@@ -1,0 +1,39 @@
+import { GgufFileType, readGgufFileInfo } from "node-llama-cpp";
+import type { ModelSummary } from "./ModelSummary.js";
+
+function asNumber(value: unknown): number | undefined {
+    if (typeof value === "number") return value;
+    if (typeof value === "bigint") return Number(value);
+    return undefined;
+}
+
+/** Reads a GGUF header with node-llama-cpp's reader and condenses it; throws on a corrupt or unreadable file. */
+export async function readModelSummary(path: string): Promise<ModelSummary> {
+    const info = await readGgufFileInfo(path, {
+        sourceType: "filesystem",
+        logWarnings: false,
+        spliceSplitFiles: false,
+        // The vocabulary can be hundreds of thousands of strings and we only need its length.
+        ignoreKeys: ["tokenizer.ggml.scores", "tokenizer.ggml.token_type", "tokenizer.ggml.merges"]
+    });
+    const general = info.metadata.general;
+    if (general?.architecture === undefined) throw new Error("GGUF metadata has no general.architecture");
+    const architecture = info.architectureMetadata as Record<string, unknown>;
+    const tokens = info.metadata.tokenizer?.ggml?.tokens;
+    let parameterCount = 0;
+    for (const tensor of info.fullTensorInfo ?? info.tensorInfo ?? []) {
+        parameterCount += tensor.dimensions.reduce<number>((product, dimension) => product * Number(dimension), 1);
+    }
+    const fileType = general.file_type;
+    return {
+        architecture: String(general.architecture),
+        name: typeof general.name === "string" ? general.name : undefined,
+        parameterCount,
+        quantization: fileType !== undefined ? (GgufFileType[fileType] ?? String(fileType)) : undefined,
+        trainedContextSize: asNumber(architecture.context_length),
+        embeddingSize: asNumber(architecture.embedding_length),
+        layerCount: asNumber(architecture.block_count),
+        vocabularySize: Array.isArray(tokens) ? tokens.length : undefined,
+        hasChatTemplate: typeof info.metadata.tokenizer?.chat_template === "string"
+    };
+}

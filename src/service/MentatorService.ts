@@ -1,0 +1,194 @@
+import type { ServiceConfig } from "../config/loadConfig.js";
+import type { SqliteDatabase } from "../db/openDatabase.js";
+import { openDatabase } from "../db/openDatabase.js";
+import { ModelPool } from "../engine/ModelPool.js";
+import { NodeLlamaCppEngine } from "../engine/nodeLlamaCpp/NodeLlamaCppEngine.js";
+import { loadLlamaRuntime } from "../engine/nodeLlamaCpp/loadLlamaRuntime.js";
+import type { InferenceEngine } from "../engine/types.js";
+import { chooseBackend } from "../hardware/chooseBackend.js";
+import { detectHardware } from "../hardware/detectHardware.js";
+import type { HardwareProbes } from "../hardware/HardwareProbes.js";
+import type { BackendChoice, HardwareReport } from "../hardware/types.js";
+import { ServiceMetrics } from "../metrics/ServiceMetrics.js";
+import { ModelRegistry } from "../models/ModelRegistry.js";
+import type { Logger } from "../util/logger.js";
+import { packageInfo } from "../util/packageInfo.js";
+import { planModelLoad } from "./planModelLoad.js";
+
+export interface Readiness {
+    ready: boolean;
+    reason?: string;
+}
+
+export interface MentatorServiceOptions {
+    config: ServiceConfig;
+    log: Logger;
+    hardwareProbes?: HardwareProbes;
+}
+
+type DefaultModelState =
+    | { state: "none"; reason: string }
+    | { state: "loading"; id: string }
+    | { state: "loaded"; id: string }
+    | { state: "failed"; id: string; reason: string };
+
+/**
+ * The long-lived parts of a running service (database, registry, engine, model pool, metrics) and their
+ * lifecycle. HTTP routes and CLI commands use it; it knows nothing about HTTP.
+ */
+export class MentatorService {
+    public readonly config: ServiceConfig;
+    public readonly log: Logger;
+    public readonly db: SqliteDatabase;
+    public readonly registry: ModelRegistry;
+    public readonly metrics: ServiceMetrics;
+    public readonly hardware: HardwareReport;
+    public readonly backendChoice: BackendChoice;
+    public readonly engine: InferenceEngine;
+    public readonly pool: ModelPool;
+    public readonly startedAt = Date.now();
+    private defaultModel: DefaultModelState = { state: "none", reason: "starting" };
+    private stopping = false;
+    private stopped = false;
+
+    private constructor(parts: {
+        config: ServiceConfig;
+        log: Logger;
+        db: SqliteDatabase;
+        registry: ModelRegistry;
+        metrics: ServiceMetrics;
+        hardware: HardwareReport;
+        backendChoice: BackendChoice;
+        engine: InferenceEngine;
+    }) {
+        this.config = parts.config;
+        this.log = parts.log;
+        this.db = parts.db;
+        this.registry = parts.registry;
+        this.metrics = parts.metrics;
+        this.hardware = parts.hardware;
+        this.backendChoice = parts.backendChoice;
+        this.engine = parts.engine;
+        this.pool = new ModelPool({
+            maxLoadedModels: this.config.limits.maxLoadedModels,
+            log: this.log,
+            planLoad: (id) => planModelLoad(id, this.config, this.registry, () => this.engine),
+            onLoaded: (id, seconds) => {
+                this.metrics.modelLoadSeconds.observe({ model: id }, seconds);
+            }
+        });
+        this.metrics.observeLoadedModels(() => this.pool.status().filter((model) => model.state === "loaded").length);
+    }
+
+    /**
+     * Opens the database, scans models, detects hardware and starts the engine. Throws ConfigError-like
+     * errors for the caller to report (DatabaseError, BackendUnavailableError).
+     */
+    public static async create(options: MentatorServiceOptions): Promise<MentatorService> {
+        const { config, log } = options;
+        const db = openDatabase(config.dbPath);
+        try {
+            const registry = new ModelRegistry({ modelsDir: config.modelsDir, overrides: config.models, db });
+            const models = await registry.refresh();
+            for (const model of models.filter((entry) => entry.state !== "available")) {
+                log.warn({ model: model.id, file: model.file, err: model.error }, "model listed with an error");
+            }
+            const hardware = await detectHardware(options.hardwareProbes);
+            const backendChoice = chooseBackend(hardware, config.gpu);
+            log.info({ requested: backendChoice.requested, backend: backendChoice.backend, reason: backendChoice.reason }, "backend chosen");
+            const runtime = await loadLlamaRuntime(backendChoice, log);
+            const engine = new NodeLlamaCppEngine(runtime.llama, runtime.backend);
+            return new MentatorService({ config, log, db, registry, metrics: new ServiceMetrics(), hardware, backendChoice, engine });
+        } catch (error) {
+            db.close();
+            throw error;
+        }
+    }
+
+    /** Starts loading the default model in the background; readiness follows its progress. */
+    public startDefaultModel(): void {
+        const id = this.resolveDefaultModelId();
+        if (id === undefined) return;
+        this.pool.pin(id);
+        this.defaultModel = { state: "loading", id };
+        this.pool.preload(id).then(
+            () => {
+                if (!this.stopping) this.defaultModel = { state: "loaded", id };
+            },
+            (error: unknown) => {
+                if (this.stopping) return;
+                const reason = (error as Error).message;
+                this.metrics.modelLoadFailures.inc({ model: id });
+                this.defaultModel = { state: "failed", id, reason };
+                this.log.error({ model: id, err: reason }, "default model failed to load");
+            }
+        );
+    }
+
+    public defaultModelId(): string | undefined {
+        return this.defaultModel.state === "none" ? undefined : this.defaultModel.id;
+    }
+
+    public readiness(): Readiness {
+        if (this.stopping) return { ready: false, reason: "shutting down" };
+        const state = this.defaultModel;
+        switch (state.state) {
+            case "none":
+                return { ready: false, reason: state.reason };
+            case "loading":
+                return { ready: false, reason: `default model "${state.id}" is loading` };
+            case "failed":
+                return { ready: false, reason: `default model "${state.id}" failed to load: ${state.reason}` };
+            case "loaded":
+                return this.pool.isLoaded(state.id)
+                    ? { ready: true }
+                    : { ready: false, reason: `default model "${state.id}" is not loaded (unloaded to make room)` };
+        }
+    }
+
+    public get isStopping(): boolean {
+        return this.stopping;
+    }
+
+    public version(): { name: string; version: string; engine: ReturnType<InferenceEngine["describe"]> } {
+        const pkg = packageInfo();
+        return { name: pkg.name, version: pkg.version, engine: this.engine.describe() };
+    }
+
+    /** Readiness turns 503 at once; in-flight work may still finish. */
+    public beginShutdown(): void {
+        this.stopping = true;
+    }
+
+    /** Releases models, the engine and the database. Safe to call twice. */
+    public async stop(): Promise<void> {
+        if (this.stopped) return;
+        this.stopped = true;
+        this.stopping = true;
+        await this.pool.close();
+        await this.engine.dispose().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, "engine dispose failed"));
+        this.db.close();
+    }
+
+    private resolveDefaultModelId(): string | undefined {
+        const configured = this.config.defaultModel;
+        const available = this.registry.list().filter((entry) => entry.state === "available");
+        if (configured !== "") {
+            const entry = this.registry.list().find((model) => model.id === configured);
+            if (entry === undefined) {
+                this.defaultModel = { state: "none", reason: `default model "${configured}" not found in ${this.config.modelsDir}` };
+                return undefined;
+            }
+            return configured;
+        }
+        if (available.length === 0) {
+            this.defaultModel = { state: "none", reason: `no models in ${this.config.modelsDir} (put a .gguf file there)` };
+            return undefined;
+        }
+        if (available.length > 1) {
+            // With several models and no choice made, load the first by id so the service becomes ready.
+            this.log.info({ model: available[0]!.id, candidates: available.map((entry) => entry.id) }, "no defaultModel set; using the first model");
+        }
+        return available[0]!.id;
+    }
+}
