@@ -11,6 +11,9 @@ export interface EnvOverride {
 /** Contract names (SERVICE.md) that map onto config keys in addition to the generated `MENTATOR_<KEY>` names. */
 const aliasVariables: ReadonlyArray<readonly [variable: string, path: string]> = [
     ["MODELS_DIR", "modelDir"],
+    ["LOCK_PATH", "lockFile"],
+    ["HF_ENDPOINT", "hfEndpoint"],
+    ["HF_TOKEN", "hfToken"],
     ["OUTPUT_MODE", "jobs.outputMode"],
     ["S3_ENDPOINT", "storage.s3.endpoint"],
     ["S3_REGION", "storage.s3.region"],

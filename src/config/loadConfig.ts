@@ -6,7 +6,16 @@ import { defaultConfigText } from "./defaultConfigText.js";
 import { readEnvOverrides, type EnvOverride } from "./envOverrides.js";
 import { parseDuration } from "./parseDuration.js";
 import { parseConfigText, type ParsedConfigText } from "./parseConfigText.js";
-import { CONFIG_FILE_NAME, configSchema, DB_FILE_NAME, DEFAULT_PORT, MODELS_DIR_NAME, type FileConfig } from "./schema.js";
+import {
+    CONFIG_FILE_NAME,
+    configSchema,
+    DB_FILE_NAME,
+    DEFAULT_PORT,
+    DEFAULT_ROOT_DIR,
+    LOCK_FILE_NAME,
+    MODELS_DIR_NAME,
+    type FileConfig
+} from "./schema.js";
 
 /** Values given on the command line; they win over everything else. */
 export interface ConfigCliOptions {
@@ -41,6 +50,12 @@ export interface ServiceConfig extends FileConfig {
     dbPath: string;
     /** Absolute path of the models directory. */
     modelsDir: string;
+    /** Absolute path of the model lock file (`lockFile`, else `<modelsDir>/mentator.lock.json`); it may not exist. */
+    lockPath: string;
+    /** True when `lockFile`/LOCK_PATH named the lock explicitly (then a missing file is an error). */
+    lockPathExplicit: boolean;
+    /** Image root holding `default-models/` (`$MENTATOR_ROOT`, default /opt/mentator-llm-service). */
+    rootDir: string;
     keepAliveMs: number;
     /** True when this load wrote the default config file. */
     createdConfigFile: boolean;
@@ -137,7 +152,7 @@ export function loadConfig(options: LoadConfigOptions = {}): ServiceConfig {
     // Relative paths in the file are relative to the file; relative paths from env or flags to the cwd.
     const raw: Record<string, unknown> = structuredClone(parsed.value);
     const configDir = dirname(location.configFile);
-    for (const key of ["dbFile", "modelDir"] as const) {
+    for (const key of ["dbFile", "modelDir", "lockFile"] as const) {
         const value = raw[key];
         if (typeof value === "string" && value !== "" && !isAbsolute(value)) raw[key] = resolve(configDir, value);
     }
@@ -146,7 +161,8 @@ export function loadConfig(options: LoadConfigOptions = {}): ServiceConfig {
     const envOverrides: EnvOverride[] = readEnvOverrides(env);
     for (const override of envOverrides) {
         let value = override.value;
-        if ((override.path[0] === "dbFile" || override.path[0] === "modelDir") && typeof value === "string") {
+        const isPath = override.path[0] === "dbFile" || override.path[0] === "modelDir" || override.path[0] === "lockFile";
+        if (isPath && typeof value === "string" && value !== "") {
             value = resolve(cwd, value);
         }
         setAt(raw, override.path, value);
@@ -182,13 +198,17 @@ export function loadConfig(options: LoadConfigOptions = {}): ServiceConfig {
     } catch (error) {
         throw new ConfigError([`${parsed.locate(["keepAlive"])}: keepAlive: ${(error as Error).message}`]);
     }
+    const modelsDir = resolve(location.dataDir, config.modelDir);
     return {
         ...config,
         dataDir: location.dataDir,
         configFile: location.configFile,
         dockerMode: location.dockerMode,
         dbPath: resolve(location.dataDir, config.dbFile),
-        modelsDir: resolve(location.dataDir, config.modelDir),
+        modelsDir,
+        lockPath: config.lockFile !== "" ? resolve(location.dataDir, config.lockFile) : join(modelsDir, LOCK_FILE_NAME),
+        lockPathExplicit: config.lockFile !== "",
+        rootDir: resolve(cwd, nonEmpty(env.MENTATOR_ROOT) ?? DEFAULT_ROOT_DIR),
         keepAliveMs,
         createdConfigFile
     };

@@ -4,6 +4,9 @@ export const DEFAULT_PORT = 19777;
 export const CONFIG_FILE_NAME = "mentator-llm-service.conf.jsonc";
 export const DB_FILE_NAME = "mentator-llm-service.db";
 export const MODELS_DIR_NAME = "models";
+export const LOCK_FILE_NAME = "mentator.lock.json";
+/** Docker image root (`$MENTATOR_ROOT`); baked default models live in its `default-models/`. */
+export const DEFAULT_ROOT_DIR = "/opt/mentator-llm-service";
 
 const gpuRequestSchema = z.enum(["auto", "cuda", "rocm", "vulkan", "cpu"]);
 const engineKindSchema = z.enum(["auto", "node-llama-cpp", "llama-server"]);
@@ -89,6 +92,12 @@ export const configSchema = z.strictObject({
     /** Parallel sequences per loaded model; 0 = chosen from memory. */
     parallel: z.number().int().nonnegative().max(256).default(0),
     offline: z.boolean().default(false),
+    /** Model lock file; empty: `<modelDir>/mentator.lock.json` (verified at start when it exists). */
+    lockFile: z.string().default(""),
+    /** Hugging Face endpoint for `hf:` URIs (env HF_ENDPOINT); mirrors and tests point it elsewhere. */
+    hfEndpoint: z.string().url().default("https://huggingface.co"),
+    /** Hugging Face access token for gated or private repositories (env HF_TOKEN). */
+    hfToken: z.string().default(""),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     models: z.record(z.string(), modelOverrideSchema).default({}),
     limits: limitsSchema.default(() => limitsSchema.parse({})),

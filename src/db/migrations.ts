@@ -38,5 +38,25 @@ export const migrations: readonly Migration[] = [
             );
             CREATE INDEX request_log_created_at ON request_log (created_at);
         `
+    },
+    {
+        version: 2,
+        name: "model sources and lock verification state",
+        sql: `
+            -- Where each pulled file came from, so "models lock" can record it; sha256 ties it to those bytes.
+            CREATE TABLE model_sources (
+                path TEXT PRIMARY KEY,
+                source TEXT NOT NULL,
+                sha256 TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                pulled_at INTEGER NOT NULL
+            );
+            -- Fingerprint of the last lock that verified cleanly (lock bytes + each file's size/mtime/inode).
+            CREATE TABLE lock_verifications (
+                lock_path TEXT PRIMARY KEY,
+                fingerprint TEXT NOT NULL,
+                verified_at INTEGER NOT NULL
+            );
+        `
     }
 ];

@@ -16,3 +16,54 @@ export class ShuttingDownError extends Error {
         this.name = "ShuttingDownError";
     }
 }
+
+/** The prompt (plus room for at least one token) does not fit the model's context. */
+export class ContextLengthExceededError extends Error {
+    public readonly promptTokens: number;
+    public readonly contextSize: number;
+
+    public constructor(promptTokens: number, contextSize: number) {
+        super(`the prompt is ${promptTokens} tokens, but this model's context holds ${contextSize} tokens per request; shorten the prompt`);
+        this.name = "ContextLengthExceededError";
+        this.promptTokens = promptTokens;
+        this.contextSize = contextSize;
+    }
+}
+
+/** A request the engine cannot honour as asked (bad JSON schema, unsupported combination). */
+export class UnsupportedRequestError extends Error {
+    public readonly param: string | undefined;
+
+    public constructor(message: string, param?: string) {
+        super(message);
+        this.name = "UnsupportedRequestError";
+        this.param = param;
+    }
+}
+
+/** All sequences are busy and the wait queue is full. */
+export class QueueFullError extends Error {
+    public readonly retryAfterSeconds: number;
+
+    public constructor(modelId: string, limit: number, retryAfterSeconds = 1) {
+        super(`server busy: model "${modelId}" has ${limit} requests waiting already; retry later`);
+        this.name = "QueueFullError";
+        this.retryAfterSeconds = retryAfterSeconds;
+    }
+}
+
+/** The request ran past limits.requestTimeoutMs. */
+export class RequestTimeoutError extends Error {
+    public constructor(timeoutMs: number) {
+        super(`request timed out after ${timeoutMs} ms`);
+        this.name = "RequestTimeoutError";
+    }
+}
+
+/** The client went away; its generation is stopped and its sequence freed. */
+export class ClientAbortError extends Error {
+    public constructor() {
+        super("client closed the connection");
+        this.name = "ClientAbortError";
+    }
+}

@@ -3,7 +3,9 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "../util/logger.js";
 import type { AppContext } from "./AppContext.js";
 import { handleError, HttpError, openAiErrorBody } from "./errors.js";
+import { registerApiKeyAuth } from "./apiKeyAuth.js";
 import { healthRoutes } from "./routes/healthRoutes.js";
+import { openaiRoutes } from "./routes/openaiRoutes.js";
 
 export interface BuildAppOptions {
     context: AppContext;
@@ -32,6 +34,8 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
         const error = new HttpError(404, `no route for ${request.method} ${request.url}`, { code: "not_found" });
         void reply.status(404).send(openAiErrorBody(error));
     });
+    registerApiKeyAuth(app, options.context.service.config.apiKeys);
     healthRoutes(app, options.context);
+    openaiRoutes(app, options.context);
     return app;
 }

@@ -1,6 +1,14 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { DatabaseError } from "../db/DatabaseError.js";
-import { ModelLoadError, ShuttingDownError } from "../engine/engineErrors.js";
+import {
+    ClientAbortError,
+    ContextLengthExceededError,
+    ModelLoadError,
+    QueueFullError,
+    RequestTimeoutError,
+    ShuttingDownError,
+    UnsupportedRequestError
+} from "../engine/engineErrors.js";
 import { InvalidModelIdError, ModelNotFoundError, ModelUnavailableError } from "../models/modelErrors.js";
 
 /** OpenAI's error body. */
@@ -41,6 +49,15 @@ export function toHttpError(error: unknown): HttpError {
     if (error instanceof ShuttingDownError) {
         return new HttpError(503, error.message, { type: "server_error", code: "shutting_down", headers: { "retry-after": "5" } });
     }
+    if (error instanceof QueueFullError) {
+        return new HttpError(503, error.message, { type: "server_error", code: "queue_full", headers: { "retry-after": String(error.retryAfterSeconds) } });
+    }
+    if (error instanceof ContextLengthExceededError) {
+        return new HttpError(400, error.message, { code: "context_length_exceeded", param: "messages" });
+    }
+    if (error instanceof UnsupportedRequestError) return new HttpError(400, error.message, { code: "unsupported_value", param: error.param ?? null });
+    if (error instanceof RequestTimeoutError) return new HttpError(504, error.message, { type: "server_error", code: "timeout" });
+    if (error instanceof ClientAbortError) return new HttpError(499, error.message, { code: "client_closed_request" });
     if (error instanceof DatabaseError) return new HttpError(500, "database error", { type: "server_error" });
     const fastifyError = error as Partial<FastifyError>;
     if (typeof fastifyError.statusCode === "number" && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {

@@ -153,7 +153,9 @@ export class ModelRegistry {
             return undefined;
         }
         if (row.summary_json !== null) return { state: "available", summary: JSON.parse(row.summary_json) as ModelSummary };
-        return { state: "error", error: row.error ?? "unknown error" };
+        // A row written by the hash cache alone (no header read yet) is not a summary.
+        if (row.error === null) return undefined;
+        return { state: "error", error: row.error };
     }
 
     private writeCache(path: string, stats: Stats, result: Pick<ModelEntry, "summary" | "error">): void {

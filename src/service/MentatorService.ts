@@ -2,6 +2,9 @@ import type { ServiceConfig } from "../config/loadConfig.js";
 import type { SqliteDatabase } from "../db/openDatabase.js";
 import { openDatabase } from "../db/openDatabase.js";
 import { ModelPool } from "../engine/ModelPool.js";
+import { Scheduler } from "../engine/Scheduler.js";
+import { RequestLog } from "../db/RequestLog.js";
+import { InferenceService } from "./InferenceService.js";
 import { NodeLlamaCppEngine } from "../engine/nodeLlamaCpp/NodeLlamaCppEngine.js";
 import { loadLlamaRuntime } from "../engine/nodeLlamaCpp/loadLlamaRuntime.js";
 import type { InferenceEngine } from "../engine/types.js";
@@ -46,6 +49,8 @@ export class MentatorService {
     public readonly backendChoice: BackendChoice;
     public readonly engine: InferenceEngine;
     public readonly pool: ModelPool;
+    public readonly scheduler: Scheduler;
+    public readonly inference: InferenceService;
     public readonly startedAt = Date.now();
     private defaultModel: DefaultModelState = { state: "none", reason: "starting" };
     private stopping = false;
@@ -77,6 +82,13 @@ export class MentatorService {
                 this.metrics.modelLoadSeconds.observe({ model: id }, seconds);
             }
         });
+        this.scheduler = new Scheduler({
+            pool: this.pool,
+            maxQueue: this.config.limits.maxQueue,
+            requestTimeoutMs: this.config.limits.requestTimeoutMs
+        });
+        this.inference = new InferenceService(this.scheduler, this.metrics, new RequestLog(this.db));
+        this.metrics.observeQueues(() => this.scheduler.stats());
         this.metrics.observeLoadedModels(() => this.pool.status().filter((model) => model.state === "loaded").length);
     }
 
@@ -158,13 +170,14 @@ export class MentatorService {
     /** Readiness turns 503 at once; in-flight work may still finish. */
     public beginShutdown(): void {
         this.stopping = true;
+        this.scheduler.beginShutdown();
     }
 
     /** Releases models, the engine and the database. Safe to call twice. */
     public async stop(): Promise<void> {
         if (this.stopped) return;
         this.stopped = true;
-        this.stopping = true;
+        this.beginShutdown();
         await this.pool.close();
         await this.engine.dispose().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, "engine dispose failed"));
         this.db.close();

@@ -43,7 +43,8 @@ function checkDb(service: MentatorService): HealthReport["db"] {
  * /health: unhealthy only when the service cannot work at all (database gone, shutting down);
  * degraded when it runs but is not ready or a model is in error.
  */
-export function buildHealthReport(service: MentatorService, queue: QueueStats, storage: HealthReport["storage"]): HealthReport {
+export function buildHealthReport(service: MentatorService, storage: HealthReport["storage"]): HealthReport {
+    const queue: QueueStats = { ...service.scheduler.totals(), limit: service.config.limits.maxQueue };
     const readiness = service.readiness();
     const pooled = new Map(service.pool.status().map((model) => [model.id, model]));
     const models = service.registry.list().map((entry) => {

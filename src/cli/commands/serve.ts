@@ -98,7 +98,6 @@ async function serve(command: Command, options: ServeOptions): Promise<number> {
             health: () =>
                 buildHealthReport(
                     service,
-                    { running: 0, waiting: 0, limit: config.limits.maxQueue },
                     { s3: config.storage.s3.bucket !== undefined ? "ok" : "not_configured", gcs: config.storage.gcs.bucket !== undefined ? "ok" : "not_configured" }
                 )
         }
