@@ -54,7 +54,8 @@ export async function detectNvidia(probes: HardwareProbes, libraries: Map<string
         nvidiaSmi: "missing",
         cudaRuntime,
         reason: present
-            ? `nvidia-smi not on PATH, but the NVIDIA driver ${driverVersion ?? ""} exposes ${deviceNodes.length} device(s) (/dev/${deviceNodes.join(", /dev/")}); names and VRAM unknown`.replace("  ", " ")
+            ? `nvidia-smi not on PATH, but the NVIDIA driver${driverVersion != null ? ` ${driverVersion}` : ""} exposes ` +
+                `${deviceNodes.length} device(s) (/dev/${deviceNodes.join(", /dev/")}); names and VRAM unknown`
             : "nvidia-smi not on PATH and no NVIDIA kernel driver (/proc/driver/nvidia) found"
     };
 }
@@ -75,6 +76,5 @@ function describeCudaRuntime(libraries: Map<string, SharedLibrary>): CudaRuntime
 }
 
 function firstLine(text: string): string | undefined {
-    const line = text.split("\n").map((part) => part.trim()).find((part) => part !== "");
-    return line;
+    return text.split("\n").map((part) => part.trim()).find((part) => part !== "");
 }

@@ -37,7 +37,7 @@ function evaluateCuda({ nvidia, binaries }: HardwareReport): BackendCandidate {
         : present.filter((major) => compareVersions(driver, minimumDriverForCuda[major] ?? "0") >= 0);
     if (supported.length === 0) {
         const needs = present.map((major) => `CUDA ${major} needs >= ${minimumDriverForCuda[major] ?? "?"}`).join(", ");
-        return unusable(`NVIDIA driver ${driver ?? ""} is too old for the CUDA runtime found (${needs})`);
+        return unusable(`NVIDIA driver ${driver ?? "unknown"} is too old for the CUDA runtime found (${needs})`);
     }
     return {
         backend: "cuda",

@@ -51,7 +51,7 @@ export async function findLlamaBinary(backend: GpuBackend, options: FindLlamaBin
     if (backend === "rocm") {
         return {
             found: false,
-            reason: `node-llama-cpp ${version ?? ""} ships no ROCm binary and no local GGML_HIP build exists; ` +
+            reason: `node-llama-cpp${version != null ? ` ${version}` : ""} ships no ROCm binary and no local GGML_HIP build exists; ` +
                 `build one with: ${rocmBuildHint}`
         };
     }

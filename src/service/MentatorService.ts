@@ -14,6 +14,8 @@ import type { HardwareProbes } from "../hardware/HardwareProbes.js";
 import type { BackendChoice, HardwareReport } from "../hardware/types.js";
 import { ServiceMetrics } from "../metrics/ServiceMetrics.js";
 import { ModelRegistry } from "../models/ModelRegistry.js";
+import { isModelUri } from "../models/download/parseModelUri.js";
+import { ModelSupply } from "./ModelSupply.js";
 import type { Logger } from "../util/logger.js";
 import { packageInfo } from "../util/packageInfo.js";
 import { planModelLoad } from "./planModelLoad.js";
@@ -49,6 +51,8 @@ export class MentatorService {
     public readonly backendChoice: BackendChoice;
     public readonly engine: InferenceEngine;
     public readonly pool: ModelPool;
+    /** Seeding, lock verification and default-model download that run before the default model loads. */
+    public readonly supply: ModelSupply;
     public readonly scheduler: Scheduler;
     public readonly inference: InferenceService;
     public readonly startedAt = Date.now();
@@ -74,6 +78,7 @@ export class MentatorService {
         this.hardware = parts.hardware;
         this.backendChoice = parts.backendChoice;
         this.engine = parts.engine;
+        this.supply = new ModelSupply({ config: this.config, db: this.db, registry: this.registry, log: this.log });
         this.pool = new ModelPool({
             maxLoadedModels: this.config.limits.maxLoadedModels,
             log: this.log,
@@ -117,9 +122,21 @@ export class MentatorService {
         }
     }
 
-    /** Starts loading the default model in the background; readiness follows its progress. */
+    /** Prepares models (seed, verify lock, download) and then loads the default model, all in the background. */
     public startDefaultModel(): void {
-        const id = this.resolveDefaultModelId();
+        void this.supply.run().then((outcome) => {
+            if (this.stopping) return;
+            if (!outcome.ok) {
+                this.defaultModel = { state: "none", reason: outcome.reason };
+                return;
+            }
+            this.loadDefaultModel(outcome.defaultModelId);
+        });
+    }
+
+    /** Starts loading the default model; readiness follows its progress. */
+    private loadDefaultModel(downloadedId: string | undefined): void {
+        const id = this.resolveDefaultModelId(downloadedId);
         if (id === undefined) return;
         this.pool.pin(id);
         this.defaultModel = { state: "loading", id };
@@ -143,6 +160,8 @@ export class MentatorService {
 
     public readiness(): Readiness {
         if (this.stopping) return { ready: false, reason: "shutting down" };
+        const supplyReason = this.supply.blockingReason();
+        if (supplyReason !== undefined) return { ready: false, reason: supplyReason };
         const state = this.defaultModel;
         switch (state.state) {
             case "none":
@@ -170,6 +189,7 @@ export class MentatorService {
     /** Readiness turns 503 at once; in-flight work may still finish. */
     public beginShutdown(): void {
         this.stopping = true;
+        this.supply.abort();
         this.scheduler.beginShutdown();
     }
 
@@ -183,8 +203,9 @@ export class MentatorService {
         this.db.close();
     }
 
-    private resolveDefaultModelId(): string | undefined {
-        const configured = this.config.defaultModel;
+    private resolveDefaultModelId(downloadedId: string | undefined): string | undefined {
+        // A URI default was pulled by the model supply; its file's id is what to load.
+        const configured = downloadedId ?? (isModelUri(this.config.defaultModel) ? "" : this.config.defaultModel);
         const available = this.registry.list().filter((entry) => entry.state === "available");
         if (configured !== "") {
             const entry = this.registry.list().find((model) => model.id === configured);
@@ -195,7 +216,10 @@ export class MentatorService {
             return configured;
         }
         if (available.length === 0) {
-            this.defaultModel = { state: "none", reason: `no models in ${this.config.modelsDir} (put a .gguf file there)` };
+            this.defaultModel = {
+                state: "none",
+                reason: `no models in ${this.config.modelsDir} (put a .gguf file there, run "mentator models pull URI", or set defaultModel to a URI)`
+            };
             return undefined;
         }
         if (available.length > 1) {

@@ -1,4 +1,5 @@
 import type { MentatorService } from "./MentatorService.js";
+import type { ModelSupplyState } from "./ModelSupply.js";
 
 export type HealthStatus = "healthy" | "degraded" | "unhealthy";
 
@@ -24,7 +25,9 @@ export interface HealthReport {
     models_present: boolean;
     models_dir: string;
     default_model: string | null;
-    models: Array<{ id: string; loaded: boolean; state: string; error?: string }>;
+    models: Array<{ id: string; loaded: boolean; state: string; error?: string; percent?: number }>;
+    /** Seeding, lock verification and downloads before the default model loads (phase, progress, failure). */
+    model_supply: ModelSupplyState;
     db: { status: "ok" | "error"; file: string; error?: string };
     storage: Record<string, "not_configured" | "ok" | "error">;
     queue: QueueStats;
@@ -47,12 +50,17 @@ export function buildHealthReport(service: MentatorService, storage: HealthRepor
     const queue: QueueStats = { ...service.scheduler.totals(), limit: service.config.limits.maxQueue };
     const readiness = service.readiness();
     const pooled = new Map(service.pool.status().map((model) => [model.id, model]));
-    const models = service.registry.list().map((entry) => {
+    const models: HealthReport["models"] = service.registry.list().map((entry) => {
         const inPool = pooled.get(entry.id);
         const state = inPool?.state ?? (entry.state === "available" ? "unloaded" : entry.state);
         const error = inPool?.error ?? entry.error;
         return { id: entry.id, loaded: inPool?.state === "loaded", state, ...(error !== undefined ? { error } : {}) };
     });
+    const supply = service.supply.state();
+    if (supply.phase === "downloading") {
+        const id = (supply.file?.split("/").pop() ?? supply.uri).replace(/\.gguf$/i, "");
+        models.push({ id, loaded: false, state: "downloading", ...(supply.percent !== undefined ? { percent: supply.percent } : {}) });
+    }
     const db = checkDb(service);
     const hardware = service.hardware;
     const devices = [
@@ -84,6 +92,7 @@ export function buildHealthReport(service: MentatorService, storage: HealthRepor
         models_dir: service.config.modelsDir,
         default_model: service.defaultModelId() ?? null,
         models,
+        model_supply: supply,
         db,
         storage,
         queue

@@ -115,7 +115,7 @@ describe("formatDoctorReport and doctorJson", () => {
         const report = await sampleReport("vulkan");
         const text = formatDoctorReport(report);
         expect(text).toContain("Chosen: none: The vulkan backend is unavailable: Vulkan loader libvulkan.so.1 not found");
-        expect(text).toContain("Loaded: not tried");
+        expect(text).toContain("Loaded: not tried (no usable backend chosen)");
 
         const json = JSON.parse(JSON.stringify(doctorJson(report))) as Record<string, unknown>;
         expect(Object.keys(json)).toEqual(["hardware", "choice", "nodeLlamaCpp"]);

@@ -91,8 +91,14 @@ export function doctorExitCode(report: DoctorReport): number {
     return report.nodeLlamaCpp.loadedBackend != null ? EXIT_OK : EXIT_FAILURE;
 }
 
-/** The object `mentator doctor --json` prints. */
-export function doctorJson(report: DoctorReport): object {
+/** What `mentator doctor --json` prints; `choice.backend` is null when the forced backend is unusable. */
+export interface DoctorJson {
+    hardware: HardwareReport;
+    choice: BackendChoice | { requested: GpuRequest; backend: null; reason: string | null; candidates: BackendCandidate[] };
+    nodeLlamaCpp: DoctorRuntimeReport;
+}
+
+export function doctorJson(report: DoctorReport): DoctorJson {
     return {
         hardware: report.hardware,
         choice: report.choice ?? { requested: report.requested, backend: null, reason: report.choiceError, candidates: report.candidates },
@@ -161,7 +167,7 @@ export function formatDoctorReport(report: DoctorReport): string {
     else if (nodeLlamaCpp.error != null)
         lines.push(`Loaded: FAILED: ${nodeLlamaCpp.error}`);
     else
-        lines.push("Loaded: not tried");
+        lines.push("Loaded: not tried (no usable backend chosen)");
     for (const fallback of nodeLlamaCpp.fallbacks)
         lines.push(`  fell back from ${fallback}`);
     for (const warning of nodeLlamaCpp.warnings)

@@ -78,7 +78,7 @@ async function serve(command: Command, options: ServeOptions): Promise<number> {
     if (config instanceof Error) return reportError(config);
     const log = createLogger(config.logLevel, { service: "mentator" });
     if (config.createdConfigFile) log.info({ file: config.configFile }, "wrote default config file");
-    log.info({ config: config.configFile, dataDir: config.dataDir, models: config.modelsDir, docker: config.dockerMode }, "starting");
+    log.info({ host: config.host, port: config.port, config: config.configFile, dataDir: config.dataDir, models: config.modelsDir, docker: config.dockerMode }, "starting");
 
     try {
         service = await MentatorService.create({ config, log });

@@ -59,7 +59,7 @@ export async function writeSyntheticModel(options: WriteSyntheticModelOptions): 
 
     const outPath = path.resolve(resolved.out);
     await assertWritableTarget(outPath, resolved.force);
-    await fs.mkdir(path.dirname(outPath), { recursive: true });
+    await makeDirectories(path.dirname(outPath));
 
     // The random suffix keeps two writers in one process (or a stale file of a reused pid) apart.
     const tempPath = `${outPath}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
@@ -145,6 +145,29 @@ async function assertWritableTarget(outPath: string, force: boolean): Promise<vo
         throw new SyntheticModelError("BAD_OPTION", `${outPath} is a directory`);
     if (!force)
         throw new SyntheticModelError("FILE_EXISTS", `${outPath} already exists (use force to replace it)`);
+}
+
+/**
+ * `mkdir -p`, one level at a time: Node 20's recursive mkdir never returns for some paths
+ * (e.g. under /proc), where a plain mkdir fails with a clear error.
+ */
+async function makeDirectories(directory: string): Promise<void> {
+    const missing: string[] = [];
+    for (let current = directory; ; current = path.dirname(current)) {
+        const exists = await fs.stat(current).then(() => true, (err: NodeJS.ErrnoException) => {
+            if (err.code === "ENOENT")
+                return false;
+            throw err;
+        });
+        if (exists || path.dirname(current) === current)
+            break;
+        missing.unshift(current);
+    }
+    for (const dir of missing)
+        await fs.mkdir(dir).catch((err: NodeJS.ErrnoException) => {
+            if (err.code !== "EEXIST")
+                throw err;
+        });
 }
 
 /**
