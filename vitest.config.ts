@@ -4,8 +4,9 @@ export default defineConfig({
     test: {
         include: ["test/**/*.test.ts"],
         pool: "forks",
-        // Two cores: integration tests spawn servers that load real models.
-        maxWorkers: 2,
+        // Test files run one at a time: integration tests spawn servers whose llama.cpp threads busy-wait,
+        // and two of them on two cores slow each other down by orders of magnitude.
+        fileParallelism: false,
         testTimeout: 60_000,
         hookTimeout: 120_000,
         reporters: ["default"]

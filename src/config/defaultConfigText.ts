@@ -35,6 +35,9 @@ ${dockerNote}    "host": "${host}",
     "contextSize": 4096,
     "parallel": 0,
 
+    // CPU threads for evaluation (0: all cores).
+    "threads": 0,
+
     // Never download anything (models come only from modelDir).
     "offline": false,
 

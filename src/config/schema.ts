@@ -73,7 +73,17 @@ const jobsSchema = z.strictObject({
     ttlMs: z.number().int().positive().default(24 * 3600_000),
     outputMode: z.enum(["inline", "base64", "s3", "gcs"]).default("inline"),
     /** Restrict accepted endpoint names; empty accepts any. */
-    endpoints: z.array(z.string().min(1)).default([])
+    endpoints: z.array(z.string().min(1)).default([]),
+    /** Requests of one batch job that run at the same time. */
+    batchConcurrency: z.number().int().positive().default(4),
+    /** Largest `batch_url` document read, in bytes. */
+    maxBatchBytes: z.number().int().positive().default(256 * 1024 * 1024),
+    /** Webhook deliveries tried per job (first try included), with exponential backoff from webhookRetryBaseMs. */
+    webhookAttempts: z.number().int().positive().default(5),
+    webhookRetryBaseMs: z.number().int().nonnegative().default(1000),
+    webhookTimeoutMs: z.number().int().positive().default(10_000),
+    /** How often finished jobs past their TTL are deleted. */
+    purgeIntervalMs: z.number().int().positive().default(60_000)
 });
 
 export const configSchema = z.strictObject({
@@ -86,11 +96,17 @@ export const configSchema = z.strictObject({
     defaultModel: z.string().default(""),
     gpu: gpuRequestSchema.default("auto"),
     engine: engineKindSchema.default("auto"),
+    /** Folder with prebuilt llama-server engines, `<engineDir>/<backend>/llama-server` (MENTATOR_ENGINE_DIR; the Docker image sets it). */
+    engineDir: z.string().default(""),
+    /** Cache of `mentator engine build`, `<engineCache>/<llama.cpp release>/<backend>/` (MENTATOR_ENGINE_CACHE); empty: `<data>/engines`. */
+    engineCache: z.string().default(""),
     apiKeys: z.array(z.string().min(1)).default([]),
     keepAlive: durationSchema.default("5m"),
     contextSize: z.number().int().positive().default(4096),
     /** Parallel sequences per loaded model; 0 = chosen from memory. */
     parallel: z.number().int().nonnegative().max(256).default(0),
+    /** CPU threads for evaluation; 0 = node-llama-cpp's choice (all cores). */
+    threads: z.number().int().nonnegative().max(1024).default(0),
     offline: z.boolean().default(false),
     /** Model lock file; empty: `<modelDir>/mentator.lock.json` (verified at start when it exists). */
     lockFile: z.string().default(""),

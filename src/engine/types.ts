@@ -12,6 +12,8 @@ export interface ModelLoadSpec {
     /** Parallel sequences; 0 lets the engine choose from free memory. */
     parallel: number;
     gpuLayers?: number | "auto" | "max";
+    /** CPU threads; 0 or undefined = engine default. */
+    threads?: number;
     /** Base URL and model name for upstream models. */
     upstream?: { baseUrl: string; model: string; apiKey?: string };
 }

@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { GgufFileType, readGgufFileInfo } from "node-llama-cpp";
 import type { ModelSummary } from "./ModelSummary.js";
 
@@ -23,6 +24,13 @@ export async function readModelSummary(path: string): Promise<ModelSummary> {
     let parameterCount = 0;
     for (const tensor of info.fullTensorInfo ?? info.tensorInfo ?? []) {
         parameterCount += tensor.dimensions.reduce<number>((product, dimension) => product * Number(dimension), 1);
+    }
+    // A truncated download has a valid header but tensors past the end of the file; loading such a file
+    // fails deep in llama.cpp (and can leave node-llama-cpp unable to shut down), so refuse it here.
+    const fileSize = statSync(path).size;
+    const lastTensorStart = Math.max(0, ...(info.tensorInfo ?? []).map((tensor) => Number(tensor.fileOffset)));
+    if (lastTensorStart >= fileSize) {
+        throw new Error(`truncated file: tensor data starts past the end of the file (${fileSize} bytes)`);
     }
     const fileType = general.file_type;
     return {

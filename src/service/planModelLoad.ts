@@ -25,6 +25,7 @@ export async function planModelLoad(
             contextSize: override?.contextSize ?? config.contextSize,
             parallel: override?.parallel ?? config.parallel,
             gpuLayers: override?.gpuLayers,
+            threads: config.threads,
             upstream:
                 override?.upstream !== undefined
                     ? { baseUrl: override.upstream, model: override.upstreamModel ?? id, apiKey: override.upstreamApiKey }

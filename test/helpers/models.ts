@@ -28,8 +28,16 @@ const synthSourceDir = fileURLToPath(new URL("../../src/models/synth/", import.m
  * the cache; later calls copy it.
  */
 export async function makeTinyModel(dir: string, name = "tiny", opts: TinyModelOptions = {}): Promise<string> {
-    const key = await cacheKey(opts);
-    const cached = path.join(testModelCacheDir, `tiny-${key}.gguf`);
+    const cached = await getCachedTinyModel(opts);
+    const target = path.join(dir, `${name}.gguf`);
+    await fs.mkdir(dir, { recursive: true });
+    await fs.copyFile(cached, target);
+    return target;
+}
+
+/** Path of the cached tiny model for `opts`, written first if missing. Do not modify the file. */
+async function getCachedTinyModel(opts: TinyModelOptions): Promise<string> {
+    const cached = path.join(testModelCacheDir, `tiny-${await cacheKey(opts)}.gguf`);
     if (!await exists(cached)) {
         await fs.mkdir(testModelCacheDir, { recursive: true });
         // force: a concurrent worker may finish the same file first; both write identical bytes.
@@ -43,11 +51,7 @@ export async function makeTinyModel(dir: string, name = "tiny", opts: TinyModelO
             force: true
         });
     }
-
-    const target = path.join(dir, `${name}.gguf`);
-    await fs.mkdir(dir, { recursive: true });
-    await fs.copyFile(cached, target);
-    return target;
+    return cached;
 }
 
 export type CorruptModelKind =
@@ -76,8 +80,7 @@ export async function makeCorruptModel(dir: string, name = "corrupt", kind: Corr
         }
         case "badMagic":
         case "truncated": {
-            const valid = await fs.readFile(await makeTinyModel(os.tmpdir(), `mentator-valid-${process.pid}`));
-            await fs.rm(path.join(os.tmpdir(), `mentator-valid-${process.pid}.gguf`), { force: true });
+            const valid = await fs.readFile(await getCachedTinyModel({}));
             if (kind === "badMagic")
                 valid.write("NOPE", 0, "latin1");
             await fs.writeFile(target, kind === "truncated" ? valid.subarray(0, valid.length >> 1) : valid);

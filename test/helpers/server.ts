@@ -35,7 +35,9 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
     for (const [key, value] of Object.entries(process.env)) {
         if (!key.startsWith("MENTATOR_") && !/^(S3_|GCS_|CLOUDRU_|RUNPOD_)/.test(key) && key !== "MODELS_DIR" && key !== "LOCK_PATH") env[key] = value;
     }
-    return { ...env, MENTATOR_LOG_LEVEL: "info", ...extra };
+    // One llama.cpp thread: tiny test models decode in under a millisecond per token that way, while two
+    // busy-waiting threads on a shared 2-core machine can take hundreds of milliseconds.
+    return { ...env, MENTATOR_LOG_LEVEL: "info", MENTATOR_THREADS: "1", ...extra };
 }
 
 /** Spawns `mentator serve` on a free port and resolves once it listens. */

@@ -46,6 +46,7 @@ export class NodeLlamaCppEngine implements InferenceEngine {
                 contextSize: spec.contextSize,
                 sequences: parallel,
                 flashAttention: "auto",
+                threads: spec.threads !== undefined && spec.threads > 0 ? spec.threads : undefined,
                 createSignal: signal
             });
             const info: LoadedModelInfo = {

@@ -51,6 +51,7 @@ export class NodeLlamaCppModel implements LoadedModel {
     private readonly context: LlamaContext;
     private readonly onDispose: () => void;
     private embeddingContext?: Promise<LlamaEmbeddingContext>;
+    private readonly freeSequences: LlamaContextSequence[] = [];
     private disposed = false;
 
     public constructor(id: string, model: LlamaModel, context: LlamaContext, info: LoadedModelInfo, onDispose: () => void) {
@@ -187,14 +188,19 @@ export class NodeLlamaCppModel implements LoadedModel {
         await this.model.dispose();
     }
 
-    /** Runs work on a fresh sequence and disposes it afterwards, which erases its KV cells. */
+    /**
+     * Runs work on a sequence of the shared context. Sequences are reused rather than disposed: node-llama-cpp
+     * reclaims a disposed sequence's id asynchronously, so the next request could find none free. Clearing the
+     * history erases the sequence's KV cells before it is handed to the next request.
+     */
     private async withSequence<T>(signal: AbortSignal, work: (sequence: LlamaContextSequence) => Promise<T>): Promise<T> {
         signal.throwIfAborted();
-        const sequence = this.context.getSequence();
+        const sequence = this.freeSequences.pop() ?? this.context.getSequence();
         try {
             return await work(sequence);
         } finally {
-            sequence.dispose();
+            await sequence.clearHistory();
+            this.freeSequences.push(sequence);
         }
     }
 

@@ -27,9 +27,6 @@ export interface SyntheticVocab {
 /** SentencePiece's word-boundary marker; "▁the" detokenizes to " the". */
 export const SPM_SPACE = "\u2581";
 
-/** Byte tokens `<0x00>`..`<0xFF>` start here (after <unk>, <s>, </s>), as in Llama 2's vocabulary. */
-export const SYNTH_FIRST_BYTE_TOKEN_ID = 3;
-
 // Common English words: sampled often in small vocabularies, so generated text reads like words.
 const commonWords = (
     "the of and to a in is it you that he was for on are with as I his they be at one have this from " +
@@ -73,6 +70,7 @@ const vowels = "aeiou";
  * reached by llama.cpp's SPM merges, and scores favour earlier (shorter, commoner) tokens.
  */
 export function buildSyntheticVocab(size: number): SyntheticVocab {
+    // Byte tokens at ids 3..258, as in Llama 2's vocabulary.
     const tokens: string[] = ["<unk>", "<s>", "</s>"];
     const types: SynthTokenType[] = [SynthTokenType.Unknown, SynthTokenType.Control, SynthTokenType.Control];
     for (let byte = 0; byte < 256; byte++) {
