@@ -1,4 +1,6 @@
 import { ConfigError } from "../config/ConfigError.js";
+import { InvalidModelUriError } from "../models/download/InvalidModelUriError.js";
+import { LockFileError } from "../models/lock/LockFileError.js";
 import { InvalidModelIdError } from "../models/modelErrors.js";
 import { EXIT_FAILURE, EXIT_USAGE } from "./exitCodes.js";
 
@@ -8,7 +10,7 @@ export function reportError(error: unknown): number {
         process.stderr.write(`mentator: ${error.message}\n`);
         return EXIT_USAGE;
     }
-    if (error instanceof InvalidModelIdError) {
+    if (error instanceof InvalidModelIdError || error instanceof InvalidModelUriError || error instanceof LockFileError) {
         process.stderr.write(`mentator: ${error.message}\n`);
         return EXIT_USAGE;
     }

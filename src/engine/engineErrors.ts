@@ -67,3 +67,33 @@ export class ClientAbortError extends Error {
         this.name = "ClientAbortError";
     }
 }
+
+/**
+ * An engine that runs out of process (a managed llama-server, an upstream server) is not there to take the
+ * request: it is starting, restarting after a crash, or gave up. Retrying later can succeed (HTTP 503).
+ */
+export class EngineUnavailableError extends Error {
+    public readonly modelId: string;
+    public readonly retryAfterSeconds: number;
+
+    public constructor(modelId: string, reason: string, retryAfterSeconds = 2) {
+        super(`model "${modelId}" is unavailable: ${reason}`);
+        this.name = "EngineUnavailableError";
+        this.modelId = modelId;
+        this.retryAfterSeconds = retryAfterSeconds;
+    }
+}
+
+/**
+ * The engine process or upstream server failed this request after accepting it: it crashed mid-generation,
+ * closed the connection, or answered something that is not a valid response (HTTP 502).
+ */
+export class EngineRequestError extends Error {
+    public readonly modelId: string;
+
+    public constructor(modelId: string, reason: string, options?: { cause?: unknown }) {
+        super(`model "${modelId}" failed this request: ${reason}`, options);
+        this.name = "EngineRequestError";
+        this.modelId = modelId;
+    }
+}

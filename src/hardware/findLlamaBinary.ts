@@ -178,7 +178,8 @@ function toNlcPlatform(platform: NodeJS.Platform): string {
     return platform;
 }
 
-async function resolveNodeLlamaCppDir(): Promise<string | null> {
+/** The installed node-llama-cpp package directory, or null. */
+export async function resolveNodeLlamaCppDir(): Promise<string | null> {
     try {
         return await findPackageRoot(createRequire(import.meta.url).resolve("node-llama-cpp"), "node-llama-cpp");
     } catch {

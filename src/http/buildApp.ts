@@ -5,6 +5,8 @@ import type { AppContext } from "./AppContext.js";
 import { handleError, HttpError, openAiErrorBody } from "./errors.js";
 import { registerApiKeyAuth } from "./apiKeyAuth.js";
 import { healthRoutes } from "./routes/healthRoutes.js";
+import { jobRoutes } from "./routes/jobRoutes.js";
+import { ollamaRoutes } from "./routes/ollamaRoutes.js";
 import { openaiRoutes } from "./routes/openaiRoutes.js";
 
 export interface BuildAppOptions {
@@ -37,5 +39,7 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     registerApiKeyAuth(app, options.context.service.config.apiKeys);
     healthRoutes(app, options.context);
     openaiRoutes(app, options.context);
+    jobRoutes(app, options.context);
+    ollamaRoutes(app, options.context);
     return app;
 }

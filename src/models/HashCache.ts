@@ -12,13 +12,15 @@ export interface CachedHash {
 interface Row {
     size: number;
     mtime_ms: number;
+    ctime_ms: number | null;
     inode: number;
     sha256: string | null;
 }
 
 /**
- * sha256 of model files, cached in `model_files` by path + size + mtime + inode so that verifying unchanged
- * files after a restart reads nothing. Without a database it always hashes.
+ * sha256 of model files, cached in `model_files` by path + size + mtime + ctime + inode so that verifying
+ * unchanged files after a restart reads nothing (ctime catches content restored with an old mtime).
+ * Without a database it always hashes.
  */
 export class HashCache {
     private readonly db: SqliteDatabase | undefined;
@@ -29,7 +31,7 @@ export class HashCache {
 
     /** The cached hash when the file's identity (size, mtime, inode) is unchanged. */
     public lookup(path: string, stats: Stats): string | undefined {
-        const row = this.db?.prepare("SELECT size, mtime_ms, inode, sha256 FROM model_files WHERE path = ?").get(path) as Row | undefined;
+        const row = this.db?.prepare("SELECT size, mtime_ms, ctime_ms, inode, sha256 FROM model_files WHERE path = ?").get(path) as Row | undefined;
         if (row === undefined || row.sha256 === null) return undefined;
         return sameIdentity(row, stats) ? row.sha256 : undefined;
     }
@@ -38,16 +40,16 @@ export class HashCache {
     public store(path: string, stats: Stats, sha256: string): void {
         this.db
             ?.prepare(
-                `INSERT INTO model_files (path, size, mtime_ms, inode, sha256, scanned_at)
-                 VALUES (@path, @size, @mtime, @inode, @sha256, @now)
+                `INSERT INTO model_files (path, size, mtime_ms, ctime_ms, inode, sha256, scanned_at)
+                 VALUES (@path, @size, @mtime, @ctime, @inode, @sha256, @now)
                  ON CONFLICT(path) DO UPDATE SET
                    summary_json = CASE WHEN model_files.size = @size AND model_files.mtime_ms = @mtime AND model_files.inode = @inode
                                        THEN model_files.summary_json ELSE NULL END,
                    error = CASE WHEN model_files.size = @size AND model_files.mtime_ms = @mtime AND model_files.inode = @inode
                                 THEN model_files.error ELSE NULL END,
-                   size = @size, mtime_ms = @mtime, inode = @inode, sha256 = @sha256, scanned_at = @now`
+                   size = @size, mtime_ms = @mtime, ctime_ms = @ctime, inode = @inode, sha256 = @sha256, scanned_at = @now`
             )
-            .run({ path, size: stats.size, mtime: Math.trunc(stats.mtimeMs), inode: stats.ino, sha256, now: Date.now() });
+            .run({ path, size: stats.size, mtime: Math.trunc(stats.mtimeMs), ctime: Math.trunc(stats.ctimeMs), inode: stats.ino, sha256, now: Date.now() });
     }
 
     /** Forgets a file (after deleting it). */
@@ -63,11 +65,12 @@ export class HashCache {
         const sha256 = await hashFile(path, options);
         const after = statSync(path);
         // A file that changed while it was read gets no cache entry (its hash may mix two versions).
-        if (sameIdentity({ size: before.size, mtime_ms: Math.trunc(before.mtimeMs), inode: before.ino }, after)) this.store(path, after, sha256);
+        const identity = { size: before.size, mtime_ms: Math.trunc(before.mtimeMs), ctime_ms: Math.trunc(before.ctimeMs), inode: before.ino };
+        if (sameIdentity(identity, after)) this.store(path, after, sha256);
         return { sha256, size: after.size, cached: false };
     }
 }
 
-function sameIdentity(row: Pick<Row, "size" | "mtime_ms" | "inode">, stats: Stats): boolean {
-    return row.size === stats.size && row.mtime_ms === Math.trunc(stats.mtimeMs) && row.inode === stats.ino;
+function sameIdentity(row: Pick<Row, "size" | "mtime_ms" | "ctime_ms" | "inode">, stats: Stats): boolean {
+    return row.size === stats.size && row.mtime_ms === Math.trunc(stats.mtimeMs) && row.ctime_ms === Math.trunc(stats.ctimeMs) && row.inode === stats.ino;
 }

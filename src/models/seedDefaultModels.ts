@@ -25,8 +25,9 @@ function hasGguf(directory: string): boolean {
  * so a user's file is never overwritten and a crash mid-copy leaves no half file under a real name.
  */
 export async function seedDefaultModels(from: string, to: string): Promise<SeedResult> {
-    if (!existsSync(from)) return { copied: [], skipped: `${from} does not exist` };
+    // The volume's models/ should exist even when there is nothing to seed: users copy files into it.
     mkdirSync(to, { recursive: true });
+    if (!existsSync(from)) return { copied: [], skipped: `${from} does not exist` };
     for (const name of readdirSync(to)) {
         if (SEED_TMP.test(name)) rmSync(join(to, name), { force: true }); // left by an interrupted seed
     }

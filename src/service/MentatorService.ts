@@ -1,9 +1,13 @@
+import { mkdirSync } from "node:fs";
 import type { ServiceConfig } from "../config/loadConfig.js";
 import type { SqliteDatabase } from "../db/openDatabase.js";
 import { openDatabase } from "../db/openDatabase.js";
 import { ModelPool } from "../engine/ModelPool.js";
 import { Scheduler } from "../engine/Scheduler.js";
 import { RequestLog } from "../db/RequestLog.js";
+import { createJobDeps } from "../jobs/createJobDeps.js";
+import { JobRunner } from "../jobs/JobRunner.js";
+import { JobStore } from "../jobs/JobStore.js";
 import { InferenceService } from "./InferenceService.js";
 import { NodeLlamaCppEngine } from "../engine/nodeLlamaCpp/NodeLlamaCppEngine.js";
 import { loadLlamaRuntime } from "../engine/nodeLlamaCpp/loadLlamaRuntime.js";
@@ -55,6 +59,8 @@ export class MentatorService {
     public readonly supply: ModelSupply;
     public readonly scheduler: Scheduler;
     public readonly inference: InferenceService;
+    /** RunPod-style jobs; `serve` starts the runner once the models are prepared. */
+    public readonly jobs: JobRunner;
     public readonly startedAt = Date.now();
     private defaultModel: DefaultModelState = { state: "none", reason: "starting" };
     private stopping = false;
@@ -93,6 +99,13 @@ export class MentatorService {
             requestTimeoutMs: this.config.limits.requestTimeoutMs
         });
         this.inference = new InferenceService(this.scheduler, this.metrics, new RequestLog(this.db));
+        this.jobs = new JobRunner({
+            store: new JobStore(this.db),
+            deps: createJobDeps(this),
+            settings: this.config.jobs,
+            log: this.log,
+            isReady: () => this.readiness().ready
+        });
         this.metrics.observeQueues(() => this.scheduler.stats());
         this.metrics.observeLoadedModels(() => this.pool.status().filter((model) => model.state === "loaded").length);
     }
@@ -104,6 +117,7 @@ export class MentatorService {
     public static async create(options: MentatorServiceOptions): Promise<MentatorService> {
         const { config, log } = options;
         const db = openDatabase(config.dbPath);
+        ensureModelsDir(config.modelsDir, log);
         try {
             const registry = new ModelRegistry({ modelsDir: config.modelsDir, overrides: config.models, db });
             const models = await registry.refresh();
@@ -189,6 +203,8 @@ export class MentatorService {
     /** Readiness turns 503 at once; in-flight work may still finish. */
     public beginShutdown(): void {
         this.stopping = true;
+        // Running jobs go back to the queue before the scheduler starts refusing their requests.
+        this.jobs.beginShutdown();
         this.supply.abort();
         this.scheduler.beginShutdown();
     }
@@ -198,6 +214,7 @@ export class MentatorService {
         if (this.stopped) return;
         this.stopped = true;
         this.beginShutdown();
+        await this.jobs.stop();
         await this.pool.close();
         await this.engine.dispose().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, "engine dispose failed"));
         this.db.close();
@@ -227,5 +244,14 @@ export class MentatorService {
             this.log.info({ model: available[0]!.id, candidates: available.map((entry) => entry.id) }, "no defaultModel set; using the first model");
         }
         return available[0]!.id;
+    }
+}
+
+/** The models directory exists from the first start (before listening), so users can drop files into it. */
+function ensureModelsDir(modelsDir: string, log: Logger): void {
+    try {
+        mkdirSync(modelsDir, { recursive: true });
+    } catch (error) {
+        log.warn({ dir: modelsDir, err: (error as Error).message }, "cannot create the models directory");
     }
 }

@@ -187,6 +187,7 @@ export class ModelSupply {
             await registry.refresh();
             return { ok: true, defaultModelId: pulled.id };
         } catch (error) {
+            if (this.abortController.signal.aborted) return { ok: false, reason: "shutting down (the partial download is kept for the next start)" };
             const reason = `downloading default model ${uri} failed: ${(error as Error).message}`;
             log.error({ uri, err: (error as Error).message }, "default model download failed");
             return { ok: false, reason };

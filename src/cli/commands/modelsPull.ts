@@ -1,5 +1,6 @@
 import { InvalidArgumentError, type Command } from "commander";
 import { loadConfig } from "../../config/loadConfig.js";
+import type { SqliteDatabase } from "../../db/openDatabase.js";
 import { pullModel, type PullResult } from "../../models/download/pullModel.js";
 import { sourceSettingsFromConfig } from "../../models/download/sourceSettingsFromConfig.js";
 import { formatBytes } from "../format.js";
@@ -50,7 +51,7 @@ async function pull(uri: string, options: PullOptions, command: Command): Promis
     process.once("SIGTERM", onSignal);
     const json = options.json === true || process.stdout.isTTY !== true;
     const reporter = createDownloadReporter({ json, stream: process.stdout });
-    let db;
+    let db: SqliteDatabase | undefined;
     try {
         const config = loadConfig({ cli: configCliOptions(command) });
         db = openCacheDatabase(config);

@@ -3,6 +3,7 @@ import { loadConfig } from "../../config/loadConfig.js";
 import { buildApp } from "../../http/buildApp.js";
 import { buildHealthReport } from "../../service/buildHealthReport.js";
 import { MentatorService } from "../../service/MentatorService.js";
+import { StorageHealthMonitor } from "../../storage/StorageHealthMonitor.js";
 import { createLogger } from "../../util/logger.js";
 import { EXIT_FAILURE, EXIT_OK } from "../exitCodes.js";
 import { configCliOptions } from "../globalOptions.js";
@@ -80,6 +81,9 @@ async function serve(command: Command, options: ServeOptions): Promise<number> {
     if (config.createdConfigFile) log.info({ file: config.configFile }, "wrote default config file");
     log.info({ host: config.host, port: config.port, config: config.configFile, dataDir: config.dataDir, models: config.modelsDir, docker: config.dockerMode }, "starting");
 
+    // Checked while the service starts; /health then reads the latest result without waiting on the buckets.
+    const storage = new StorageHealthMonitor(config);
+    const firstStorageCheck = storage.refresh();
     try {
         service = await MentatorService.create({ config, log });
     } catch (error) {
@@ -90,16 +94,13 @@ async function serve(command: Command, options: ServeOptions): Promise<number> {
         return EXIT_OK;
     }
 
+    await firstStorageCheck;
     const app = buildApp({
         log,
         maxBodyBytes: config.limits.maxBodyBytes,
         context: {
             service,
-            health: () =>
-                buildHealthReport(
-                    service,
-                    { s3: config.storage.s3.bucket !== undefined ? "ok" : "not_configured", gcs: config.storage.gcs.bucket !== undefined ? "ok" : "not_configured" }
-                )
+            health: () => buildHealthReport(service, { ...storage.current() })
         }
     });
 
@@ -132,6 +133,8 @@ async function serve(command: Command, options: ServeOptions): Promise<number> {
         return reportError(new Error(`cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`));
     }
     service.startDefaultModel();
+    // Jobs start taking work once model preparation is over (the default model is loading by then).
+    void service.supply.run().then(() => service.jobs.start());
     if (shutdownRequested) void shutdown?.();
     return stopped;
 }

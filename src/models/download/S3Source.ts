@@ -17,6 +17,9 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /** Creates the S3 client for model downloads from the service's storage.s3 settings (credentials: explicit, else AWS defaults). */
 export function createS3Client(settings: S3SourceSettings): S3Client {
+    // Node 20 is this package's supported runtime; the SDK's "upgrade to Node 22" notice would only clutter
+    // command output (`models pull s3://…` prints NDJSON/progress). Users can still opt in by setting it to "false".
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
     return new S3Client({
         region: settings.region,
         endpoint: settings.endpoint !== undefined && settings.endpoint !== "" ? settings.endpoint : undefined,

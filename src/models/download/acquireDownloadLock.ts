@@ -37,7 +37,7 @@ export function acquireDownloadLock(target: string): ReleaseLock {
                 holder = {}; // half-written or garbage: treat as stale
             }
             const alive = typeof holder.pid === "number" && (holder.host !== owner.host || isAlive(holder.pid));
-            if (alive) throw new DownloadInProgressError(target, `process ${holder.pid ?? "?"} on ${holder.host ?? "?"}`);
+            if (alive) throw new DownloadInProgressError(target, `process ${holder.pid ?? "?"} on ${holder.host ?? "?"} (if it is gone, delete ${lockPath})`);
             try {
                 unlinkSync(lockPath);
             } catch {

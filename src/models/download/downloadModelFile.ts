@@ -120,7 +120,7 @@ export async function downloadModelFile(source: ModelSource, options: DownloadMo
         }
         let hash: Hash = createHash("sha256");
         if (offset > 0) await hashInto(hash, partial, { length: offset, signal });
-        const resumedFrom = offset;
+        let resumedFrom = offset;
 
         const meter = new SpeedMeter();
         const restartFromZero = (reason: string): void => {
@@ -128,6 +128,7 @@ export async function downloadModelFile(source: ModelSource, options: DownloadMo
             truncateSync(partial, 0);
             hash = createHash("sha256");
             offset = 0;
+            resumedFrom = 0;
             meter.reset();
         };
 
