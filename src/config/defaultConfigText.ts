@@ -16,8 +16,16 @@ ${dockerNote}    "host": "${host}",
     "dbFile": "mentator-llm-service.db",
     "modelDir": "models",
 
-    // Model id (file name without .gguf) loaded at start. Empty: the only model in modelDir, if there is exactly one.
+    // Model id (file name without .gguf) loaded at start, or a URI downloaded on first start
+    // (https://..., hf:owner/repo/file.gguf, s3://bucket/key, gs://bucket/key). Empty: the first model in modelDir.
     "defaultModel": "",
+
+    // Model lock verified before the service is ready (default: <modelDir>/mentator.lock.json when present; env LOCK_PATH).
+    "lockFile": "",
+
+    // Hugging Face endpoint and token for hf: URIs (env HF_ENDPOINT, HF_TOKEN).
+    "hfEndpoint": "https://huggingface.co",
+    "hfToken": "",
 
     // auto | cuda | rocm | vulkan | cpu. A forced backend that is not usable stops the service (exit 1).
     "gpu": "auto",
