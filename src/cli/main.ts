@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { loadConfig } from "../config/loadConfig.js";
+import { engineDirsOf } from "../engine/llamaServer/locateLlamaServer.js";
 import { packageInfo } from "../util/packageInfo.js";
 import { registerDevCommands } from "./commands/devSynthModel.js";
 import { registerDoctorCommand } from "./commands/doctor.js";
@@ -11,6 +12,7 @@ import { registerModelsRmCommand } from "./commands/modelsRm.js";
 import { registerModelsVerifyCommand } from "./commands/modelsVerify.js";
 import { registerRunCommand } from "./commands/run.js";
 import { registerServeCommand } from "./commands/serve.js";
+import { registerWarmupCommand } from "./commands/warmup.js";
 import { registerWorkerCommand } from "./commands/worker.js";
 import { EXIT_USAGE } from "./exitCodes.js";
 import { addGlobalOptions, configCliOptions } from "./globalOptions.js";
@@ -25,7 +27,7 @@ export function buildProgram(): Command {
     registerServeCommand(program);
     registerDoctorCommand(program, async () => {
         const config = loadConfig({ cli: configCliOptions(program) });
-        return { gpu: config.gpu };
+        return { gpu: config.gpu, engine: { requested: config.engine, dirs: engineDirsOf(config), models: config.models } };
     });
     const models = program.command("models").description("manage models in the models directory");
     registerModelsListCommand(models);
@@ -35,6 +37,7 @@ export function buildProgram(): Command {
     registerModelsRmCommand(models);
     registerRunCommand(program);
     registerWorkerCommand(program);
+    registerWarmupCommand(program);
     registerEngineCommands(program);
     registerDevCommands(program);
     return program;

@@ -11,7 +11,9 @@ import { JobStore } from "../jobs/JobStore.js";
 import { InferenceService } from "./InferenceService.js";
 import { NodeLlamaCppEngine } from "../engine/nodeLlamaCpp/NodeLlamaCppEngine.js";
 import { loadLlamaRuntime } from "../engine/nodeLlamaCpp/loadLlamaRuntime.js";
-import type { InferenceEngine } from "../engine/types.js";
+import type { EngineDescription } from "../engine/types.js";
+import { EngineSet } from "../engine/EngineSet.js";
+import { engineDirsOf, locateLlamaServer, readLlamaCppRelease } from "../engine/llamaServer/locateLlamaServer.js";
 import { chooseBackend } from "../hardware/chooseBackend.js";
 import { detectHardware } from "../hardware/detectHardware.js";
 import type { HardwareProbes } from "../hardware/HardwareProbes.js";
@@ -53,7 +55,8 @@ export class MentatorService {
     public readonly metrics: ServiceMetrics;
     public readonly hardware: HardwareReport;
     public readonly backendChoice: BackendChoice;
-    public readonly engine: InferenceEngine;
+    /** The engines (node-llama-cpp, llama-server, upstream) and the choice per model. */
+    public readonly engines: EngineSet;
     public readonly pool: ModelPool;
     /** Seeding, lock verification and default-model download that run before the default model loads. */
     public readonly supply: ModelSupply;
@@ -74,7 +77,7 @@ export class MentatorService {
         metrics: ServiceMetrics;
         hardware: HardwareReport;
         backendChoice: BackendChoice;
-        engine: InferenceEngine;
+        engines: EngineSet;
     }) {
         this.config = parts.config;
         this.log = parts.log;
@@ -83,12 +86,12 @@ export class MentatorService {
         this.metrics = parts.metrics;
         this.hardware = parts.hardware;
         this.backendChoice = parts.backendChoice;
-        this.engine = parts.engine;
+        this.engines = parts.engines;
         this.supply = new ModelSupply({ config: this.config, db: this.db, registry: this.registry, log: this.log });
         this.pool = new ModelPool({
             maxLoadedModels: this.config.limits.maxLoadedModels,
             log: this.log,
-            planLoad: (id) => planModelLoad(id, this.config, this.registry, () => this.engine),
+            planLoad: (id) => planModelLoad(id, this.config, this.registry, (modelId, override) => this.engines.engineFor(modelId, override)),
             onLoaded: (id, seconds) => {
                 this.metrics.modelLoadSeconds.observe({ model: id }, seconds);
             }
@@ -127,9 +130,20 @@ export class MentatorService {
             const hardware = await detectHardware(options.hardwareProbes);
             const backendChoice = chooseBackend(hardware, config.gpu);
             log.info({ requested: backendChoice.requested, backend: backendChoice.backend, reason: backendChoice.reason }, "backend chosen");
-            const runtime = await loadLlamaRuntime(backendChoice, log);
-            const engine = new NodeLlamaCppEngine(runtime.llama, runtime.backend);
-            return new MentatorService({ config, log, db, registry, metrics: new ServiceMetrics(), hardware, backendChoice, engine });
+            const release = await readLlamaCppRelease().catch(() => "unknown");
+            const llamaServer = await locateLlamaServer(backendChoice.backend, engineDirsOf(config), release);
+            const engines = await EngineSet.create({
+                requested: config.engine,
+                hardware,
+                llamaServer,
+                log,
+                createNodeLlamaCpp: async () => {
+                    const runtime = await loadLlamaRuntime(backendChoice, log);
+                    return new NodeLlamaCppEngine(runtime.llama, runtime.backend);
+                }
+            });
+            log.info({ engine: engines.defaultChoice.engine, reason: engines.defaultChoice.reason }, "engine chosen");
+            return new MentatorService({ config, log, db, registry, metrics: new ServiceMetrics(), hardware, backendChoice, engines });
         } catch (error) {
             db.close();
             throw error;
@@ -195,9 +209,9 @@ export class MentatorService {
         return this.stopping;
     }
 
-    public version(): { name: string; version: string; engine: ReturnType<InferenceEngine["describe"]> } {
+    public version(): { name: string; version: string; engine: EngineDescription } {
         const pkg = packageInfo();
-        return { name: pkg.name, version: pkg.version, engine: this.engine.describe() };
+        return { name: pkg.name, version: pkg.version, engine: this.engines.describeDefault() };
     }
 
     /** Readiness turns 503 at once; in-flight work may still finish. */
@@ -216,7 +230,7 @@ export class MentatorService {
         this.beginShutdown();
         await this.jobs.stop();
         await this.pool.close();
-        await this.engine.dispose().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, "engine dispose failed"));
+        await this.engines.dispose().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, "engine dispose failed"));
         this.db.close();
     }
 

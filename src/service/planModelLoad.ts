@@ -1,4 +1,5 @@
 import type { ServiceConfig } from "../config/loadConfig.js";
+import type { ModelOverride } from "../config/schema.js";
 import { parseDuration } from "../config/parseDuration.js";
 import type { ModelLoadPlan } from "../engine/ModelPool.js";
 import type { InferenceEngine } from "../engine/types.js";
@@ -10,14 +11,14 @@ export async function planModelLoad(
     id: string,
     config: ServiceConfig,
     registry: ModelRegistry,
-    engineFor: (id: string) => InferenceEngine
+    engineFor: (id: string, override: ModelOverride | undefined) => InferenceEngine | Promise<InferenceEngine>
 ): Promise<ModelLoadPlan> {
     const entry = await registry.get(id);
     if (entry.state === "missing") throw new ModelNotFoundError(id, entry.error);
     if (entry.state === "error") throw new ModelUnavailableError(id, entry.error ?? "unreadable");
     const override = entry.override;
     return {
-        engine: engineFor(id),
+        engine: await engineFor(id, override),
         keepAliveMs: override?.keepAlive !== undefined ? parseDuration(override.keepAlive) : config.keepAliveMs,
         spec: {
             id,

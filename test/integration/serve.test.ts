@@ -170,6 +170,19 @@ describe("mentator serve", () => {
         db.close();
     });
 
+    it("warmup waits until the server is ready, and fails clearly when it cannot be reached", async () => {
+        const dataDir = tempDataDir();
+        await makeTinyModel(join(dataDir, "models"), "tiny");
+        const server = await start({ dataDir });
+        const warm = await runCli(["warmup", "--url", server.url, "--timeout", "60"]);
+        expect(warm.code).toBe(0);
+        expect(warm.stdout).toContain("ready");
+        expect((await fetch(`${server.url}/health/ready`)).status).toBe(200);
+        const unreachable = await runCli(["warmup", "--url", "http://127.0.0.1:1", "--timeout", "1"]);
+        expect(unreachable.code).toBe(1);
+        expect(unreachable.stderr).toContain("cannot reach");
+    });
+
     it("answers unknown routes with OpenAI's error shape", async () => {
         const server = await start();
         const response = await fetch(`${server.url}/nope`);

@@ -14,6 +14,7 @@ import { StorageError } from "../../src/storage/StorageError.js";
 import { storageHealth } from "../../src/storage/storageHealth.js";
 import { StorageHealthMonitor } from "../../src/storage/StorageHealthMonitor.js";
 import { crc32cBase64, startFakeGcsServer, type FakeGcsServer } from "../helpers/fakeGcsServer.js";
+import { startServer } from "../helpers/server.js";
 
 const require = createRequire(import.meta.url);
 
@@ -289,4 +290,32 @@ describe("gcs sink against a fake GCS JSON API with the real @google-cloud/stora
         expect(error).toBeInstanceOf(StorageConfigError);
         expect((error as StorageConfigError).variable).toBe("GCS_BUCKET");
     });
+});
+
+describe("GET /health reports the configured object stores", () => {
+    it("shows s3 and gcs as ok when their buckets answer, error when a bucket is missing, not_configured otherwise", async () => {
+        const s3 = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory: tempDir("mentator-s3rver-health-"), configureBuckets: [{ name: "outputs" }] });
+        const { port } = await s3.run();
+        const gcs = await startFakeGcsServer({ buckets: ["outputs"] });
+        const s3Env = { S3_ENDPOINT: `http://127.0.0.1:${port}`, S3_ACCESS_KEY_ID: "S3RVER", S3_SECRET_ACCESS_KEY: "S3RVER", S3_FORCE_PATH_STYLE: "true" };
+        try {
+            const both = await startServer({ env: { ...s3Env, S3_BUCKET: "outputs", GCS_ENDPOINT: gcs.url, GCS_BUCKET: "outputs" } });
+            try {
+                const report = (await (await fetch(`${both.url}/health`)).json()) as { storage: unknown };
+                expect(report.storage).toEqual({ s3: "ok", gcs: "ok" });
+            } finally {
+                await both.stop();
+            }
+            const broken = await startServer({ env: { ...s3Env, S3_BUCKET: "missing-bucket" } });
+            try {
+                const report = (await (await fetch(`${broken.url}/health`)).json()) as { storage: unknown };
+                expect(report.storage).toEqual({ s3: "error", gcs: "not_configured" });
+            } finally {
+                await broken.stop();
+            }
+        } finally {
+            await gcs.close();
+            await s3.close();
+        }
+    }, 120_000);
 });

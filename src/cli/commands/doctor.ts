@@ -1,5 +1,8 @@
 import { InvalidArgumentError, type Command } from "commander";
 import { getModuleVersion } from "node-llama-cpp";
+import type { EngineKind, ModelOverride } from "../../config/schema.js";
+import { chooseEngine, type EngineChoice } from "../../engine/chooseEngine.js";
+import { locateLlamaServer, readLlamaCppRelease, type EngineDirs, type LlamaServerLocation } from "../../engine/llamaServer/locateLlamaServer.js";
 import { loadLlamaRuntime, type LlamaRuntime, type RuntimeLog } from "../../engine/nodeLlamaCpp/loadLlamaRuntime.js";
 import { BackendUnavailableError } from "../../hardware/BackendUnavailableError.js";
 import { chooseBackend } from "../../hardware/chooseBackend.js";
@@ -12,6 +15,24 @@ import { reportError } from "../reportError.js";
 
 export interface DoctorContext {
     gpu: GpuRequest;
+    /** The engine settings; without them the engine section is left out. */
+    engine?: DoctorEngineOptions;
+}
+
+export interface DoctorEngineOptions {
+    requested: EngineKind;
+    dirs: EngineDirs;
+    /** `models` from the config: per-model `engine` and `upstream`. */
+    models: Record<string, ModelOverride>;
+}
+
+/** Which engine serves models, and whether a llama-server binary exists for the chosen backend. */
+export interface DoctorEngineReport {
+    /** The choice for models without their own setting. */
+    choice: EngineChoice;
+    llamaServer: LlamaServerLocation;
+    /** Models whose config picks another engine (or upstream). */
+    models: Array<{ id: string } & EngineChoice>;
 }
 
 export interface DoctorRuntimeReport {
@@ -33,10 +54,12 @@ export interface DoctorReport {
     choiceError: string | null;
     candidates: BackendCandidate[];
     nodeLlamaCpp: DoctorRuntimeReport;
+    engine?: DoctorEngineReport;
 }
 
 export interface RunDoctorOptions {
     gpu: GpuRequest;
+    engine?: DoctorEngineOptions;
     /** Default: the real system. */
     probes?: HardwareProbes;
     /** Default: loadLlamaRuntime (tests pass a fake). */
@@ -81,11 +104,27 @@ export async function runDoctor(options: RunDoctorOptions): Promise<DoctorReport
                 nodeLlamaCpp.fallbacks = error.reason.split("; ");
         }
     }
-    return { requested: options.gpu, hardware, choice, choiceError, candidates, nodeLlamaCpp };
+    const engine = options.engine !== undefined ? await reportEngine(options.engine, choice?.backend ?? "cpu") : undefined;
+    return { requested: options.gpu, hardware, choice, choiceError, candidates, nodeLlamaCpp, ...(engine !== undefined ? { engine } : {}) };
 }
 
-/** 1 when a forced backend is unusable or fails to load, or when not even `auto` could load anything. */
+async function reportEngine(options: DoctorEngineOptions, backend: GpuBackend): Promise<DoctorEngineReport> {
+    const release = await readLlamaCppRelease().catch(() => "unknown");
+    const llamaServer = await locateLlamaServer(backend, options.dirs, release);
+    const choice = chooseEngine({ requested: options.requested, upstream: false, llamaServer });
+    const models = Object.entries(options.models)
+        .filter(([, override]) => override.engine !== undefined || override.upstream !== undefined)
+        .map(([id, override]) => ({ id, ...chooseEngine({ requested: override.engine ?? options.requested, upstream: override.upstream !== undefined, llamaServer }) }));
+    return { choice, llamaServer, models };
+}
+
+/**
+ * 1 when a forced backend is unusable or fails to load, when not even `auto` could load anything, or when
+ * `engine: llama-server` is configured without a binary for the chosen backend.
+ */
 export function doctorExitCode(report: DoctorReport): number {
+    if (report.engine?.choice.error !== undefined)
+        return EXIT_FAILURE;
     if (report.requested !== "auto")
         return report.choiceError != null || report.nodeLlamaCpp.error != null ? EXIT_FAILURE : EXIT_OK;
     return report.nodeLlamaCpp.loadedBackend != null ? EXIT_OK : EXIT_FAILURE;
@@ -96,13 +135,15 @@ export interface DoctorJson {
     hardware: HardwareReport;
     choice: BackendChoice | { requested: GpuRequest; backend: null; reason: string | null; candidates: BackendCandidate[] };
     nodeLlamaCpp: DoctorRuntimeReport;
+    engine?: DoctorEngineReport;
 }
 
 export function doctorJson(report: DoctorReport): DoctorJson {
     return {
         hardware: report.hardware,
         choice: report.choice ?? { requested: report.requested, backend: null, reason: report.choiceError, candidates: report.candidates },
-        nodeLlamaCpp: report.nodeLlamaCpp
+        nodeLlamaCpp: report.nodeLlamaCpp,
+        ...(report.engine !== undefined ? { engine: report.engine } : {})
     };
 }
 
@@ -172,6 +213,14 @@ export function formatDoctorReport(report: DoctorReport): string {
         lines.push(`  fell back from ${fallback}`);
     for (const warning of nodeLlamaCpp.warnings)
         lines.push(`  warning: ${warning}`);
+    if (report.engine !== undefined) {
+        const { choice, llamaServer } = report.engine;
+        lines.push("", `Engine (requested: ${choice.requested}):`);
+        lines.push(`  llama-server (llama.cpp ${llamaServer.release}, ${llamaServer.backend}): ${llamaServer.found ? llamaServer.reason : `none: ${llamaServer.reason}`}`);
+        lines.push(choice.error !== undefined ? `Engine: FAILED: ${choice.reason}: ${choice.error}` : `Engine: ${choice.engine}: ${choice.reason}`);
+        for (const model of report.engine.models)
+            lines.push(`  model ${model.id}: ${model.engine}${model.error !== undefined ? ` FAILED: ${model.error}` : `: ${model.reason}`}`);
+    }
     return `${lines.join("\n")}\n`;
 }
 
@@ -198,8 +247,13 @@ export function registerDoctorCommand(program: Command, getContext: () => Promis
         .option("--gpu <backend>", `check this backend instead of the configured one (${gpuRequests.join(" | ")})`, parseGpuRequest)
         .action(async (options: { json?: boolean; gpu?: GpuRequest }) => {
             try {
-                const gpu = options.gpu ?? (await getContext()).gpu;
-                const report = await runDoctor({ gpu });
+                let context: DoctorContext | undefined;
+                try {
+                    context = await getContext();
+                } catch (error) {
+                    if (options.gpu === undefined) throw error; // with --gpu, a broken config only hides the engine section
+                }
+                const report = await runDoctor({ gpu: options.gpu ?? context!.gpu, engine: context?.engine });
                 process.stdout.write(options.json === true ? `${JSON.stringify(doctorJson(report), null, 2)}\n` : formatDoctorReport(report));
                 process.exitCode = doctorExitCode(report);
             } catch (error) {

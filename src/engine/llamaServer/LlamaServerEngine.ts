@@ -47,6 +47,7 @@ export class LlamaServerEngine implements InferenceEngine {
         if (spec.path === undefined) throw new ModelLoadError(spec.id, "no model file");
         const parallel = spec.parallel > 0 ? spec.parallel : await this.autoParallel(spec);
         const gpuArgs = this.gpuLayerArgs(spec);
+        const threadArgs = spec.threads !== undefined && spec.threads > 0 ? ["-t", String(spec.threads)] : [];
         const process = new LlamaServerProcess({
             modelId: spec.id,
             role: "generation",
@@ -58,6 +59,7 @@ export class LlamaServerEngine implements InferenceEngine {
                 "-np", String(parallel),
                 "-fa", "auto",
                 "--no-webui",
+                ...threadArgs,
                 ...gpuArgs
             ],
             log: this.options.log,
@@ -82,7 +84,7 @@ export class LlamaServerEngine implements InferenceEngine {
                         role: "embeddings",
                         binary: this.options.binary,
                         args: ["-m", spec.path!, "-a", spec.id, "--embeddings", "-c", String(spec.contextSize), "-np", "1",
-                            "-b", String(spec.contextSize), "-ub", String(spec.contextSize), "--no-webui", ...gpuArgs],
+                            "-b", String(spec.contextSize), "-ub", String(spec.contextSize), "--no-webui", ...threadArgs, ...gpuArgs],
                         log: this.options.log,
                         restart: this.options.restart,
                         readyTimeoutMs: this.options.readyTimeoutMs

@@ -28,12 +28,16 @@ export interface LlamaServerModelOptions {
     onDispose: () => void;
 }
 
-/** A network failure on a process that died meanwhile: retried once when nothing was generated yet. */
-class ProcessGoneError extends Error {
+/** How long a broken connection waits for the process exit to be noticed before it is described. */
+const EXIT_NOTICE_MS = 300;
+
+/** A network failure talking to the process; the model turns it into EngineRequestError (or retries). */
+class ConnectionLostError extends Error {
     public readonly phase: ConnectionPhase;
 
-    public constructor(message: string, phase: ConnectionPhase) {
-        super(message);
+    public constructor(cause: Error, phase: ConnectionPhase) {
+        const code = (cause as NodeJS.ErrnoException).code;
+        super(code !== undefined ? `${code}: ${cause.message}` : cause.message, { cause });
         this.phase = phase;
     }
 }
@@ -48,6 +52,7 @@ export class LlamaServerModel implements LoadedModel {
     public readonly info: LoadedModelInfo;
     private readonly options: LlamaServerModelOptions;
     private readonly process: LlamaServerProcess;
+    private readonly client: OpenAiCompatClient;
     private embeddings?: Promise<LlamaServerProcess>;
     private embeddingsProcess?: LlamaServerProcess;
     private disposed = false;
@@ -57,19 +62,22 @@ export class LlamaServerModel implements LoadedModel {
         this.id = options.id;
         this.process = options.process;
         this.info = info;
+        this.client = new OpenAiCompatClient({
+            modelId: options.id,
+            peer: "llama-server",
+            connectionError: (error, phase) => new ConnectionLostError(error, phase)
+        });
     }
 
     /** Reads what the started process reports (slot context, training context) into the model info. */
     public static async create(options: LlamaServerModelOptions): Promise<LlamaServerModel> {
         const signal = AbortSignal.timeout(30_000);
         const { url } = await options.process.endpoint(signal);
-        const client = new OpenAiCompatClient({ modelId: options.id, peer: "llama-server" });
         const props = await getJson(`${url}/props`, signal);
         const models = await getJson(`${url}/v1/models`, signal).catch(() => ({}) as Json);
         const settings = (props.default_generation_settings ?? {}) as Json;
         const slotContext = typeof settings.n_ctx === "number" ? settings.n_ctx : options.spec.contextSize;
         const meta = ((Array.isArray(models.data) ? models.data[0] : undefined) as Json | undefined)?.meta as Json | undefined;
-        void client;
         return new LlamaServerModel(options, {
             contextSize: slotContext,
             parallel: typeof props.total_slots === "number" ? props.total_slots : options.parallel,
@@ -101,16 +109,16 @@ export class LlamaServerModel implements LoadedModel {
     public async embed(inputs: string[], signal: AbortSignal): Promise<EmbeddingResult> {
         const process = await this.embeddingServer(signal);
         const { url, generation } = await process.endpoint(signal);
-        const client = this.clientFor(process, generation);
         try {
-            const answer = await client.call(`${url}/v1/embeddings`, { input: inputs }, signal);
+            const answer = await this.client.call(`${url}/v1/embeddings`, { input: inputs }, signal);
             return parseEmbeddings(this.id, answer, inputs.length, "llama-server");
         } catch (error) {
             // llama-server rejects an input longer than its context with a 500; we say what it is.
             if (error instanceof EngineRequestError && /too large|context size|exceeds/i.test(error.message)) {
                 throw new ContextLengthExceededError(Number(/\((\d+) tokens\)/.exec(error.message)?.[1] ?? 0), this.info.contextSize);
             }
-            throw error instanceof ProcessGoneError ? new EngineRequestError(this.id, error.message) : error;
+            if (error instanceof ConnectionLostError) throw this.describeLoss(process, error, await this.diedSince(process, generation));
+            throw error;
         }
     }
 
@@ -133,31 +141,28 @@ export class LlamaServerModel implements LoadedModel {
                 }
             });
             try {
-                return await this.clientFor(this.process, generation).stream(`${url}${path}`, body, reader, signal);
+                return await this.client.stream(`${url}${path}`, body, reader, signal);
             } catch (error) {
-                if (!(error instanceof ProcessGoneError)) throw error;
-                if (attempt === 0 && !produced && error.phase === "connect") continue;
-                throw new EngineRequestError(this.id, error.message);
+                if (!(error instanceof ConnectionLostError)) throw error;
+                const died = await this.diedSince(this.process, generation);
+                if (died && attempt === 0 && !produced && error.phase === "connect") continue;
+                throw this.describeLoss(this.process, error, died);
             }
         }
     }
 
-    private clientFor(process: LlamaServerProcess, generation: number): OpenAiCompatClient {
-        return new OpenAiCompatClient({
-            modelId: this.id,
-            peer: "llama-server",
-            connectionError: (error, phase) => {
-                const gone = process.currentGeneration !== generation || !process.isReady;
-                const code = (error as NodeJS.ErrnoException).code;
-                if (gone || code === "ECONNREFUSED" || code === "ECONNRESET" || code === "EPIPE") {
-                    const why = process.lastExitReason !== "" ? ` (${process.lastExitReason})` : "";
-                    return new ProcessGoneError(`llama-server exited during the request${why}; it is being restarted`, phase);
-                }
-                return phase === "connect"
-                    ? new EngineUnavailableError(this.id, `cannot reach llama-server (${error.message})`)
-                    : new EngineRequestError(this.id, `the connection to llama-server broke during the request (${error.message})`, { cause: error });
-            }
-        });
+    /** Waits briefly for the exit to be noticed: a broken loopback connection usually means the process died. */
+    private async diedSince(process: LlamaServerProcess, generation: number): Promise<boolean> {
+        for (let waited = 0; waited < EXIT_NOTICE_MS && process.currentGeneration === generation; waited += 10) {
+            await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        return process.currentGeneration !== generation;
+    }
+
+    private describeLoss(process: LlamaServerProcess, error: ConnectionLostError, died: boolean): EngineRequestError {
+        if (!died) return new EngineRequestError(this.id, `the connection to llama-server broke during the request (${error.message})`, { cause: error.cause });
+        const why = process.lastExitReason !== "" ? ` (${process.lastExitReason})` : "";
+        return new EngineRequestError(this.id, `llama-server exited during the request${why}; it is being restarted, retry the request`);
     }
 
     private embeddingServer(signal: AbortSignal): Promise<LlamaServerProcess> {

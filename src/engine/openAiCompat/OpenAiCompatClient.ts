@@ -26,6 +26,17 @@ function describePeerError(body: Json | undefined, text: string): string {
     return message.trim() === "" ? "(no message)" : message.trim();
 }
 
+/** Context overflow messages: vLLM/OpenAI's and ours (a Mentator upstream). */
+function parseContextOverflow(message: string): { promptTokens: number; contextSize: number } | undefined {
+    // "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens (4990 in the messages, 10 in the completion)."
+    const vllm = /maximum context length is (\d+) tokens.*?(\d+) (?:tokens )?in the (?:messages|prompt)/is.exec(message);
+    if (vllm !== null) return { promptTokens: Number(vllm[2]), contextSize: Number(vllm[1]) };
+    // "the prompt is 600 tokens, but this model's context holds 512 tokens per request"
+    const ours = /prompt is (\d+) tokens, but this model's context holds (\d+) tokens/i.exec(message);
+    if (ours !== null) return { promptTokens: Number(ours[1]), contextSize: Number(ours[2]) };
+    return undefined;
+}
+
 function parseJson(text: string): Json | undefined {
     try {
         const value = JSON.parse(text) as unknown;
@@ -89,9 +100,10 @@ export class OpenAiCompatClient {
         if (error !== undefined && error.type === "exceed_context_size_error" && typeof error.n_prompt_tokens === "number" && typeof error.n_ctx === "number") {
             return new ContextLengthExceededError(error.n_prompt_tokens, error.n_ctx);
         }
-        // vLLM and OpenAI: "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens (4990 in the messages, ...)"
-        const overflow = /maximum context length is (\d+) tokens.*?(\d+) (?:tokens )?in the (?:messages|prompt)/is.exec(message);
-        if (status === 400 && overflow !== null) return new ContextLengthExceededError(Number(overflow[2]), Number(overflow[1]));
+        if (status === 400) {
+            const overflow = parseContextOverflow(message);
+            if (overflow !== undefined) return new ContextLengthExceededError(overflow.promptTokens, overflow.contextSize);
+        }
         if (status === 400 || status === 422) return new UnsupportedRequestError(`${this.options.peer} rejected the request: ${message}`);
         if (status === 503 || status === 429) return new EngineUnavailableError(this.options.modelId, `${this.options.peer} is busy or loading (HTTP ${status}): ${message}`);
         return new EngineRequestError(this.options.modelId, `${this.options.peer} answered HTTP ${status}: ${message}`);

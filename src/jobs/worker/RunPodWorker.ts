@@ -12,7 +12,7 @@ export interface RunPodWorkerOptions {
     concurrency?: number;
     /** Heartbeat period in ms (RUNPOD_PING_INTERVAL); 0 sends none. Defaults to 10 000. */
     pingIntervalMs?: number;
-    /** Pause after a take that found no job, in ms (RunPod's queue long-polls; this only guards against a busy loop). Defaults to 1000. */
+    /** Pause after a take that found no job, in ms (RunPod's queue long-polls; this only guards against a busy loop). Defaults to 200. */
     idleDelayMs?: number;
     /** Pause after HTTP 429 without `Retry-After`, in ms. Defaults to 5000, as RunPod's own worker. */
     throttleDelayMs?: number;
@@ -113,10 +113,11 @@ export class RunPodWorker {
             switch (result.kind) {
                 case "none":
                     log.debug({ reason: result.reason }, "no job");
-                    await this.pause(this.options.idleDelayMs ?? 1000);
+                    await this.pause(this.options.idleDelayMs ?? 200);
                     break;
                 case "throttled": {
-                    const waitMs = result.retryAfterMs ?? this.options.throttleDelayMs ?? 5000;
+                    // A Retry-After is honoured up to a minute, so a bad header cannot park the worker.
+                    const waitMs = Math.min(result.retryAfterMs ?? this.options.throttleDelayMs ?? 5000, 60_000);
                     log.info({ waitMs }, "job-take throttled (HTTP 429); backing off");
                     await this.pause(waitMs);
                     break;

@@ -1,0 +1,217 @@
+import { mkdtempSync } from "node:fs";
+import fs from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { chooseEngine } from "../../src/engine/chooseEngine.js";
+import { ContextLengthExceededError, EngineRequestError, EngineUnavailableError, UnsupportedRequestError } from "../../src/engine/engineErrors.js";
+import { engineDirsOf, locateLlamaServer, readLlamaCppRelease, type LlamaServerLocation } from "../../src/engine/llamaServer/locateLlamaServer.js";
+import { chooseParallel } from "../../src/engine/llamaServer/readModelShape.js";
+import { llamaServerCmakeArgs } from "../../src/engine/llamaServer/buildLlamaServer.js";
+import { GenerationStreamReader } from "../../src/engine/openAiCompat/GenerationStreamReader.js";
+import { OpenAiCompatClient } from "../../src/engine/openAiCompat/OpenAiCompatClient.js";
+import { toChatCompletionBody, toCompletionBody } from "../../src/engine/openAiCompat/toOpenAiBodies.js";
+import { readSseEvents } from "../../src/engine/readSseEvents.js";
+import type { GenerationDelta } from "../../src/engine/types.js";
+import { toHttpError } from "../../src/http/errors.js";
+
+async function* chunks(...parts: string[]): AsyncGenerator<Uint8Array> {
+    for (const part of parts) yield Buffer.from(part);
+}
+
+async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+    const items: T[] = [];
+    for await (const item of iterable) items.push(item);
+    return items;
+}
+
+const present: LlamaServerLocation = { found: true, path: "/e/cpu/llama-server", source: "engineDir", backend: "cpu", release: "v1", reason: "prebuilt /e/cpu/llama-server" };
+const absent: LlamaServerLocation = { found: false, backend: "cuda", release: "v1", reason: "no llama-server for cuda" };
+
+describe("readSseEvents", () => {
+    it("splits events across chunk boundaries, CRLF included, and skips comments", async () => {
+        const events = await collect(readSseEvents(chunks("data: {\"a\":1}\r", "\n\r\n: ping\n\nevent: x\ndata: one\ndata: two\n\ndata: [DO", "NE]\n\n")));
+        expect(events).toEqual([
+            { event: "message", data: "{\"a\":1}" },
+            { event: "x", data: "one\ntwo" },
+            { event: "message", data: "[DONE]" }
+        ]);
+    });
+
+    it("decodes UTF-8 split between chunks and flushes a last event without a blank line", async () => {
+        const bytes = Buffer.from("data: h\u00e9llo\n");
+        const events = await collect(readSseEvents(chunks(bytes.subarray(0, 8).toString("latin1"), "")));
+        expect(events.length).toBe(1);
+        const split = await collect(readSseEvents((async function* () {
+            yield bytes.subarray(0, 8);
+            yield bytes.subarray(8);
+        })()));
+        expect(split).toEqual([{ event: "message", data: "h\u00e9llo" }]);
+    });
+});
+
+describe("GenerationStreamReader", () => {
+    it("folds chat deltas, tool calls by index, the finish reason and usage", () => {
+        const deltas: GenerationDelta[] = [];
+        const reader = new GenerationStreamReader({ onDelta: (delta) => deltas.push(delta) });
+        reader.push({ choices: [{ index: 0, delta: { role: "assistant", content: null } }] });
+        reader.push({ choices: [{ index: 0, delta: { content: "Hel" } }] });
+        reader.push({ choices: [{ index: 0, delta: { content: "lo" } }] });
+        reader.push({ choices: [{ index: 0, delta: { tool_calls: [{ index: 0, id: "c1", type: "function", function: { name: "f", arguments: "{\"a\"" } }] } }] });
+        reader.push({ choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: ":1}" } }] } }] });
+        expect(reader.result()).toBeUndefined();
+        reader.push({ choices: [{ index: 0, delta: {}, finish_reason: "tool_calls" }] });
+        reader.push({ choices: [], usage: { prompt_tokens: 7, completion_tokens: 5, total_tokens: 12 } });
+        expect(reader.result()).toEqual({
+            text: "Hello",
+            toolCalls: [{ id: "c1", name: "f", arguments: "{\"a\":1}" }],
+            finishReason: "tool_calls",
+            promptTokens: 7,
+            completionTokens: 5
+        });
+        expect(deltas).toEqual([
+            { type: "text", text: "Hel" },
+            { type: "text", text: "lo" },
+            { type: "toolCall", index: 0, id: "c1", name: "f", argumentsDelta: "{\"a\"" },
+            { type: "toolCall", index: 0, argumentsDelta: ":1}" }
+        ]);
+    });
+
+    it("reads completion chunks and maps finish reasons", () => {
+        const reader = new GenerationStreamReader({});
+        reader.push({ choices: [{ index: 0, text: "abc", finish_reason: null }] });
+        reader.push({ choices: [{ index: 0, text: "", finish_reason: "length" }], usage: { prompt_tokens: 3, completion_tokens: 16 } });
+        expect(reader.result()).toMatchObject({ text: "abc", finishReason: "length", promptTokens: 3, completionTokens: 16 });
+    });
+});
+
+describe("OpenAI request bodies", () => {
+    const sampling = { maxTokens: 5, temperature: 0, topK: 1, ignoreEos: true, stop: ["x"], logitBias: { 7: -100, 8: 2 } };
+
+    it("gives llama-server its extras and OpenAI's bans as false", () => {
+        const body = toChatCompletionBody(
+            {
+                messages: [
+                    { role: "user", content: "hi" },
+                    { role: "assistant", content: "", toolCalls: [{ id: "c1", name: "f", arguments: "{}" }] },
+                    { role: "tool", content: "42", toolCallId: "c1" }
+                ],
+                tools: [{ name: "f", parameters: { type: "object" } }],
+                toolChoice: { name: "f" },
+                responseFormat: { type: "json_object" },
+                sampling
+            },
+            { dialect: "llama-server" }
+        );
+        expect(body).toMatchObject({
+            stream: true,
+            stream_options: { include_usage: true },
+            max_tokens: 5,
+            temperature: 0,
+            top_k: 1,
+            ignore_eos: true,
+            stop: ["x"],
+            logit_bias: [[7, false], [8, 2]],
+            tool_choice: { type: "function", function: { name: "f" } },
+            response_format: { type: "json_object" }
+        });
+        expect(body.messages).toEqual([
+            { role: "user", content: "hi" },
+            { role: "assistant", content: "", tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "{}" } }] },
+            { role: "tool", content: "42", tool_call_id: "c1" }
+        ]);
+        expect(body).not.toHaveProperty("model");
+    });
+
+    it("sends an upstream only what was set, with its model name", () => {
+        const body = toCompletionBody({ prompt: "p", sampling: { maxTokens: 3, logitBias: { 7: -100 } } }, { dialect: "openai", model: "m" });
+        expect(body).toEqual({ model: "m", prompt: "p", stream: true, stream_options: { include_usage: true }, max_tokens: 3, logit_bias: { 7: -100 } });
+        const schema = toCompletionBody({ prompt: "p", responseFormat: { type: "json_schema", schema: { type: "object" } }, sampling: {} }, { dialect: "llama-server" });
+        expect(schema.json_schema).toEqual({ type: "object" });
+    });
+});
+
+describe("OpenAiCompatClient.errorFor", () => {
+    const client = new OpenAiCompatClient({ modelId: "m", peer: "llama-server" });
+
+    it("turns llama-server's and vLLM's context overflow into ContextLengthExceededError (HTTP 400)", () => {
+        const llama = client.errorFor(400, JSON.stringify({ error: { code: 400, type: "exceed_context_size_error", message: "too long", n_prompt_tokens: 300, n_ctx: 256 } }));
+        expect(llama).toBeInstanceOf(ContextLengthExceededError);
+        expect(llama).toMatchObject({ promptTokens: 300, contextSize: 256 });
+        const vllm = client.errorFor(400, JSON.stringify({ message: "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens (4990 in the messages, 10 in the completion).", type: "BadRequestError" }));
+        expect(vllm).toMatchObject({ promptTokens: 4990, contextSize: 4096 });
+        expect(toHttpError(llama).statusCode).toBe(400);
+    });
+
+    it("maps other answers to 400, 503 and 502", () => {
+        expect(client.errorFor(400, "{\"error\":{\"message\":\"bad grammar\"}}")).toBeInstanceOf(UnsupportedRequestError);
+        const busy = client.errorFor(503, "{\"error\":{\"message\":\"Loading model\"}}");
+        expect(busy).toBeInstanceOf(EngineUnavailableError);
+        expect(toHttpError(busy).statusCode).toBe(503);
+        const broken = client.errorFor(500, "boom");
+        expect(broken).toBeInstanceOf(EngineRequestError);
+        expect(toHttpError(broken)).toMatchObject({ statusCode: 502, code: "engine_failed" });
+    });
+});
+
+describe("chooseEngine", () => {
+    it("auto picks llama-server when its binary is there, else node-llama-cpp", () => {
+        expect(chooseEngine({ requested: "auto", upstream: false, llamaServer: present }).engine).toBe("llama-server");
+        const fallback = chooseEngine({ requested: "auto", upstream: false, llamaServer: absent });
+        expect(fallback.engine).toBe("node-llama-cpp");
+        expect(fallback.reason).toContain("no llama-server for cuda");
+    });
+
+    it("honours a forced engine, fails a forced llama-server without binary, and always routes upstream models upstream", () => {
+        expect(chooseEngine({ requested: "node-llama-cpp", upstream: false, llamaServer: present }).engine).toBe("node-llama-cpp");
+        expect(chooseEngine({ requested: "llama-server", upstream: false, llamaServer: absent }).error).toContain("no llama-server");
+        const upstream = chooseEngine({ requested: "llama-server", upstream: true, llamaServer: absent });
+        expect(upstream.engine).toBe("upstream");
+        expect(upstream.error).toBeUndefined();
+    });
+});
+
+describe("locateLlamaServer", () => {
+    it("looks in the engine folder first, then in the build cache (only complete builds count)", async () => {
+        const root = mkdtempSync(path.join(tmpdir(), "mentator-engines-"));
+        const dirs = engineDirsOf({ dataDir: root, engineDir: "prebuilt", engineCache: "" });
+        expect(dirs).toEqual({ engineDir: path.join(root, "prebuilt"), cacheDir: path.join(root, "engines") });
+        expect((await locateLlamaServer("cpu", dirs, "v9")).found).toBe(false);
+
+        const cached = path.join(root, "engines", "v9", "cpu");
+        await fs.mkdir(cached, { recursive: true });
+        await fs.writeFile(path.join(cached, "llama-server"), "#!/bin/sh\n", { mode: 0o755 });
+        expect((await locateLlamaServer("cpu", dirs, "v9")).found).toBe(false); // no build.json: interrupted
+        await fs.writeFile(path.join(cached, "build.json"), "{}");
+        expect(await locateLlamaServer("cpu", dirs, "v9")).toMatchObject({ found: true, source: "cache", path: path.join(cached, "llama-server") });
+        expect((await locateLlamaServer("cpu", dirs, "v10")).found).toBe(false); // another release
+
+        const prebuilt = path.join(root, "prebuilt", "cpu");
+        await fs.mkdir(prebuilt, { recursive: true });
+        await fs.writeFile(path.join(prebuilt, "llama-server"), "#!/bin/sh\n", { mode: 0o755 });
+        expect(await locateLlamaServer("cpu", dirs, "v9")).toMatchObject({ found: true, source: "engineDir" });
+        expect((await locateLlamaServer("cuda", dirs, "v9")).reason).toContain("mentator engine build --gpu cuda");
+    });
+
+    it("reads node-llama-cpp's llama.cpp release", async () => {
+        expect(await readLlamaCppRelease()).toMatch(/^[\w.-]+$/);
+    });
+});
+
+describe("engine build and sizing", () => {
+    it("builds llama-server alone, offline, for the backend", () => {
+        const cpu = llamaServerCmakeArgs({ backend: "cpu" });
+        expect(cpu).toEqual(expect.arrayContaining(["-DLLAMA_BUILD_SERVER=ON", "-DLLAMA_OPENSSL=OFF", "-DLLAMA_USE_PREBUILT_UI=OFF", "-DGGML_NATIVE=ON"]));
+        expect(cpu.some((arg) => arg.startsWith("-DGGML_CUDA"))).toBe(false);
+        expect(llamaServerCmakeArgs({ backend: "cuda", cudaArchitectures: "90" })).toEqual(expect.arrayContaining(["-DGGML_CUDA=ON", "-DCMAKE_CUDA_ARCHITECTURES=90"]));
+        expect(llamaServerCmakeArgs({ backend: "rocm", amdgpuTargets: "gfx90a" })).toEqual(expect.arrayContaining(["-DGGML_HIP=ON", "-DAMDGPU_TARGETS=gfx90a"]));
+    });
+
+    it("chooses parallel sequences from the KV cache size and free memory", () => {
+        const shape = { fileBytes: 600e6, kvBytesPerToken: 12_288 };
+        expect(chooseParallel(shape, 4096, { onGpu: false, freeBytes: 16e9 })).toBe(4);
+        expect(chooseParallel(shape, 4096, { onGpu: false, freeBytes: 150e6 })).toBe(1);
+        expect(chooseParallel(shape, 4096, { onGpu: true, freeBytes: 80e9 })).toBe(16);
+        expect(chooseParallel(shape, 4096, { onGpu: true, freeBytes: 1e9 })).toBe(2);
+    });
+});
