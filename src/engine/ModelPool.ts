@@ -1,3 +1,4 @@
+import { abortable } from "../util/abortable.js";
 import { ModelLoadError, ShuttingDownError } from "./engineErrors.js";
 import type { InferenceEngine, LoadedModel, ModelLoadSpec } from "./types.js";
 
@@ -259,23 +260,4 @@ export class ModelPool {
             for (const waiter of this.releaseWaiters.splice(0)) waiter();
         }
     }
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-    if (signal === undefined) return promise;
-    if (signal.aborted) return Promise.reject(signal.reason as Error);
-    return new Promise<T>((resolve, reject) => {
-        const onAbort = (): void => reject(signal.reason as Error);
-        signal.addEventListener("abort", onAbort, { once: true });
-        promise.then(
-            (value) => {
-                signal.removeEventListener("abort", onAbort);
-                resolve(value);
-            },
-            (error: unknown) => {
-                signal.removeEventListener("abort", onAbort);
-                reject(error as Error);
-            }
-        );
-    });
 }
