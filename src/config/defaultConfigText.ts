@@ -30,8 +30,13 @@ ${dockerNote}    "host": "${host}",
     // auto | cuda | rocm | vulkan | cpu. A forced backend that is not usable stops the service (exit 1).
     "gpu": "auto",
 
-    // auto | node-llama-cpp | llama-server
+    // auto | node-llama-cpp | llama-server (auto: llama-server when its binary for the chosen backend exists).
     "engine": "auto",
+
+    // Where llama-server binaries are found: <engineDir>/<backend>/llama-server (env MENTATOR_ENGINE_DIR), and the
+    // cache written by "mentator engine build" (env MENTATOR_ENGINE_CACHE; empty: <data>/engines).
+    "engineDir": "",
+    "engineCache": "",
 
     // API keys accepted as "Authorization: Bearer KEY" or "X-Api-Key: KEY". Empty: no authentication.
     "apiKeys": [],

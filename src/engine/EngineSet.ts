@@ -1,7 +1,7 @@
 import type { EngineKind, ModelOverride } from "../config/schema.js";
 import type { HardwareReport } from "../hardware/types.js";
 import { chooseEngine, type EngineChoice, type EngineName } from "./chooseEngine.js";
-import { EngineUnavailableError, ModelLoadError } from "./engineErrors.js";
+import { ModelLoadError } from "./engineErrors.js";
 import { LlamaServerEngine } from "./llamaServer/LlamaServerEngine.js";
 import type { ProcessLog } from "./llamaServer/LlamaServerProcess.js";
 import type { LlamaServerLocation } from "./llamaServer/locateLlamaServer.js";
@@ -101,7 +101,7 @@ export class EngineSet {
                 return new UpstreamEngine();
             case "llama-server": {
                 const location = this.llamaServer;
-                if (!location.found || location.path === undefined) throw new EngineUnavailableError("*", location.reason);
+                if (!location.found || location.path === undefined) throw new Error(location.reason);
                 return new LlamaServerEngine({
                     binary: location.path,
                     backend: location.backend,

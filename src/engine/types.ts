@@ -135,6 +135,11 @@ export interface GenerationCallbacks {
     onDelta?(delta: GenerationDelta): void;
     /** Called once the prompt is processed, with its size in tokens. */
     onPromptProcessed?(promptTokens: number): void;
+    /**
+     * True when deltas reach a client as they come (a stream), so an engine that generates a request again
+     * must reproduce what was already sent. False or absent: deltas are only observed (metrics).
+     */
+    streamed?: boolean;
 }
 
 export interface EmbeddingResult {

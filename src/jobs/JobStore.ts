@@ -29,7 +29,7 @@ export interface JobRecord {
     /** Times /retry re-queued it. */
     retried: number;
     createdAt: number;
-    /** When it last entered the queue (creation, retry or recovery). */
+    /** When it entered the queue (creation or /retry; a recovered job keeps its place). */
     queuedAt: number;
     startedAt: number | undefined;
     completedAt: number | undefined;
@@ -187,16 +187,18 @@ export class JobStore {
         return before.status;
     }
 
-    /** IN_PROGRESS -> IN_QUEUE; `countAttempt: false` gives back the attempt (graceful shutdown). */
+    /**
+     * IN_PROGRESS -> IN_QUEUE, keeping its place in the queue; `countAttempt: false` gives back the attempt
+     * (graceful shutdown).
+     */
     public requeue(id: string, countAttempt: boolean): boolean {
-        const now = this.now();
         const result = this.db
             .prepare(
-                `UPDATE jobs SET status = 'IN_QUEUE', queued_at = ?, started_at = NULL, delay_time_ms = NULL, stream_read = 0,
+                `UPDATE jobs SET status = 'IN_QUEUE', started_at = NULL, delay_time_ms = NULL, stream_read = 0,
                         attempts = CASE WHEN ? THEN attempts ELSE MAX(0, attempts - 1) END
                  WHERE id = ? AND status = 'IN_PROGRESS'`
             )
-            .run(now, countAttempt ? 1 : 0, id);
+            .run(countAttempt ? 1 : 0, id);
         if (result.changes > 0) {
             this.db.prepare("DELETE FROM job_stream WHERE job_id = ?").run(id);
             this.changed(id);

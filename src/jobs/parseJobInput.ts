@@ -313,11 +313,24 @@ export function isBatchUrl(url: string): boolean {
     return /^(https?:\/\/|s3:\/\/|gs:\/\/)/i.test(url);
 }
 
+/** Results of parseJobInput, so that an already parsed input is told apart from a raw one without trusting its shape. */
+const parsedInputs = new WeakSet<object>();
+
+export function isParsedJobInput(value: unknown): value is ParsedJobInput {
+    return typeof value === "object" && value !== null && parsedInputs.has(value);
+}
+
 /**
  * Validates a job's input (SERVICE.md "Job input") and converts every request to engine requests, so a bad
  * job is refused before it is queued. Throws JobInputError naming the field.
  */
 export function parseJobInput(input: unknown): ParsedJobInput {
+    const parsed = parseInput(input);
+    parsedInputs.add(parsed);
+    return parsed;
+}
+
+function parseInput(input: unknown): ParsedJobInput {
     if (!isObject(input)) throw new JobInputError('input: expected an object, e.g. {"prompt": "Hello", "sampling_params": {"max_tokens": 16}}');
     for (const key of Object.keys(input)) {
         if (!TOP_LEVEL_KEYS.has(key)) throw new JobInputError(`input.${key}: unknown field (known: ${[...TOP_LEVEL_KEYS].join(", ")})`, key);

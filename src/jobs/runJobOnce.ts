@@ -10,7 +10,7 @@ import { describeJobError } from "./describeJobError.js";
 import { JobInputError } from "./JobInputError.js";
 import { generationResponse, StreamChunker } from "./jobResponses.js";
 import { JobTimeoutError } from "./JobTimeoutError.js";
-import { parseBatchLines, parseJobInput, type JobRequest, type ParsedJobInput } from "./parseJobInput.js";
+import { isParsedJobInput, parseBatchLines, parseJobInput, type JobRequest, type ParsedJobInput } from "./parseJobInput.js";
 import type { JobInput, JobRunOptions } from "./types.js";
 
 /** What running a job needs: the inference service, a default model, output sinks, a reader for batch_url. */
@@ -48,13 +48,9 @@ export interface JobResult {
 
 const QUEUE_RETRY_MS = 500;
 
-/** Parses the input (unless already parsed); throws JobInputError for bad input. */
-export function ensureParsed(input: JobInput | ParsedJobInput): ParsedJobInput {
-    return isParsed(input) ? input : parseJobInput(input);
-}
-
-function isParsed(input: JobInput | ParsedJobInput): input is ParsedJobInput {
-    return (input as { kind?: unknown }).kind === "single" || (input as { kind?: unknown }).kind === "batch" || (input as { kind?: unknown }).kind === "batchUrl";
+/** Parses the input (unless parseJobInput already did); throws JobInputError for bad input. */
+function ensureParsed(input: JobInput | ParsedJobInput): ParsedJobInput {
+    return isParsedJobInput(input) ? input : parseJobInput(input);
 }
 
 /**

@@ -57,6 +57,7 @@ export class InferenceService {
                 hooks.onStart?.();
                 for (const [jobIndex, job] of jobs.entries()) {
                     const callbacks = {
+                        streamed: hooks.onDelta !== undefined,
                         onDelta: (delta: GenerationDelta) => {
                             const now = performance.now();
                             firstTokenAt ??= now;

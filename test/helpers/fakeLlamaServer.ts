@@ -4,7 +4,7 @@ import path from "node:path";
 /**
  * Writes an executable stand-in for llama-server (a Node script) into `dir`: it takes `--port`, answers
  * /health after `FAKE_READY_MS`, exits with code 3 at start while the counter file `FAKE_FAIL_FILE` holds a
- * number above 0 (decrementing it), and streams a slow chat completion. For lifecycle tests without a build.
+ * number above 0 (decrementing it), and answers chat completions slowly (streamed: a chunk per 50 ms; plain: after 1 s). For lifecycle tests without a build.
  */
 export async function writeFakeLlamaServer(dir: string): Promise<string> {
     const file = path.join(dir, "llama-server");
@@ -32,6 +32,25 @@ http.createServer((req, res) => {
     } else if (req.url === "/v1/models") {
         res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ data: [{ id: "m", meta: { n_ctx_train: 4096, n_embd: 64 } }] }));
     } else if (req.url === "/v1/chat/completions") {
+        let body = "";
+        req.on("data", (chunk) => (body += chunk));
+        req.on("end", () => chat(JSON.parse(body), req, res));
+    } else {
+        res.writeHead(404).end();
+    }
+}).listen(port, "127.0.0.1", () => console.error("fake: listening on " + port));
+process.on("SIGTERM", () => process.exit(0));
+
+function chat(body, req, res) {
+    const text = Array.from({ length: 20 }, (_, i) => "t" + (i + 1)).join("");
+    if (!body.stream) {
+        setTimeout(() => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({
+            choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "length" }],
+            usage: { prompt_tokens: 4, completion_tokens: 20 }
+        })), 1000);
+        return;
+    }
+    {
         res.writeHead(200, { "content-type": "text/event-stream" });
         let n = 0;
         const timer = setInterval(() => {
@@ -43,12 +62,9 @@ http.createServer((req, res) => {
                 res.end("data: " + JSON.stringify({ choices: [], usage: { prompt_tokens: 4, completion_tokens: 20 } }) + "\\n\\ndata: [DONE]\\n\\n");
             }
         }, 50);
-        req.on("close", () => clearInterval(timer));
-    } else {
-        res.writeHead(404).end();
+        res.on("close", () => clearInterval(timer));
     }
-}).listen(port, "127.0.0.1", () => console.error("fake: listening on " + port));
-process.on("SIGTERM", () => process.exit(0));
+}
 `;
     await fs.writeFile(file, script, { mode: 0o755 });
     return file;

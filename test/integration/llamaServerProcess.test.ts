@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import fs from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -77,6 +78,24 @@ describe("LlamaServerProcess", () => {
         await expect(process.endpoint(never)).rejects.toBeInstanceOf(EngineUnavailableError);
     });
 
+    it("leaves no llama-server behind when its parent is killed outright", async () => {
+        const entry = new URL("../../distjs/engine/llamaServer/LlamaServerProcess.js", import.meta.url).href;
+        const script = `
+            import { LlamaServerProcess } from ${JSON.stringify(entry)};
+            const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+            const child = new LlamaServerProcess({ modelId: "m", role: "generation", binary: ${JSON.stringify(binary)}, args: ["-m", "x"], log: quiet });
+            await child.start();
+            console.log(child.pid);
+            setInterval(() => {}, 1000);
+        `;
+        const parent = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+        const pid = await new Promise<number>((resolve) => parent.stdout.once("data", (chunk: Buffer) => resolve(Number(chunk.toString().trim()))));
+        expect(() => globalThis.process.kill(pid, 0)).not.toThrow();
+        parent.kill("SIGKILL");
+        await waitForExit(pid);
+        expect(() => globalThis.process.kill(pid, 0)).toThrow();
+    });
+
     it("reports a start that fails with the process's own output", async () => {
         const failFile = path.join(dir, "fail-start");
         await fs.writeFile(failFile, "1");
@@ -116,14 +135,15 @@ describe("LlamaServerModel on a crashing process", () => {
             id: "m",
             spec: { id: "m", path: "/models/m.gguf", contextSize: 256, parallel: 2 },
             process,
+            log: quiet,
             parallel: 2,
-            embeddingProcess: () => makeProcess(),
+            embeddingProcess: async () => makeProcess(),
             onDispose: () => undefined
         });
         expect(model.info).toMatchObject({ contextSize: 256, parallel: 2, trainedContextSize: 4096 });
         const request = { messages: [{ role: "user" as const, content: "hi" }], sampling: {} };
         const deltas: GenerationDelta[] = [];
-        const inFlight = model.chat(request, { onDelta: (delta) => deltas.push(delta) }, never);
+        const inFlight = model.chat(request, { streamed: true, onDelta: (delta) => deltas.push(delta) }, never);
         while (deltas.length < 3) await new Promise((resolve) => setTimeout(resolve, 10));
         globalThis.process.kill(model.pid!, "SIGKILL");
         const error = await inFlight.catch((caught: unknown) => caught);
@@ -133,6 +153,15 @@ describe("LlamaServerModel on a crashing process", () => {
         const next = await model.chat(request, {}, never);
         expect(next).toMatchObject({ finishReason: "length", completionTokens: 20, promptTokens: 4 });
         expect(next.text).toBe(Array.from({ length: 20 }, (_, i) => `t${i + 1}`).join(""));
+        const streamed = await model.chat(request, { streamed: true }, never);
+        expect(streamed).toEqual(next);
+
+        // Not streamed: killed while it waits for the answer, it is the same clean error.
+        const waiting = model.chat(request, {}, never);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        globalThis.process.kill(model.pid!, "SIGKILL");
+        await expect(waiting).rejects.toThrow(/exited during the request/);
+        await expect(model.chat(request, {}, never)).resolves.toMatchObject({ completionTokens: 20 });
         await model.dispose();
     });
 });

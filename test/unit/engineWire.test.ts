@@ -8,6 +8,8 @@ import { ContextLengthExceededError, EngineRequestError, EngineUnavailableError,
 import { engineDirsOf, locateLlamaServer, readLlamaCppRelease, type LlamaServerLocation } from "../../src/engine/llamaServer/locateLlamaServer.js";
 import { chooseParallel } from "../../src/engine/llamaServer/readModelShape.js";
 import { llamaServerCmakeArgs } from "../../src/engine/llamaServer/buildLlamaServer.js";
+import { DeltaReplay } from "../../src/engine/llamaServer/DeltaReplay.js";
+import { highByteTokenIds, isUtf8Fault } from "../../src/engine/llamaServer/utf8Guard.js";
 import { GenerationStreamReader } from "../../src/engine/openAiCompat/GenerationStreamReader.js";
 import { OpenAiCompatClient } from "../../src/engine/openAiCompat/OpenAiCompatClient.js";
 import { toChatCompletionBody, toCompletionBody } from "../../src/engine/openAiCompat/toOpenAiBodies.js";
@@ -191,6 +193,14 @@ describe("locateLlamaServer", () => {
         await fs.writeFile(path.join(prebuilt, "llama-server"), "#!/bin/sh\n", { mode: 0o755 });
         expect(await locateLlamaServer("cpu", dirs, "v9")).toMatchObject({ found: true, source: "engineDir" });
         expect((await locateLlamaServer("cuda", dirs, "v9")).reason).toContain("mentator engine build --gpu cuda");
+
+        // A native build from a CPU with more SIMD features than this one does not count.
+        await fs.rm(prebuilt, { recursive: true });
+        await fs.writeFile(path.join(cached, "build.json"), JSON.stringify({ simd: ["avx2", "avx512f"] }));
+        expect((await locateLlamaServer("cpu", dirs, "v9", ["avx2", "avx512f", "fma"])).found).toBe(true);
+        const foreign = await locateLlamaServer("cpu", dirs, "v9", ["avx2"]);
+        expect(foreign.found).toBe(false);
+        expect(foreign.reason).toMatch(/built for a CPU with avx512f.*--force/);
     });
 
     it("reads node-llama-cpp's llama.cpp release", async () => {
@@ -213,5 +223,49 @@ describe("engine build and sizing", () => {
         expect(chooseParallel(shape, 4096, { onGpu: false, freeBytes: 150e6 })).toBe(1);
         expect(chooseParallel(shape, 4096, { onGpu: true, freeBytes: 80e9 })).toBe(16);
         expect(chooseParallel(shape, 4096, { onGpu: true, freeBytes: 1e9 })).toBe(2);
+    });
+});
+
+describe("UTF-8 guard helpers", () => {
+    it("finds the high byte tokens of SentencePiece and byte-level BPE vocabularies", () => {
+        const spm = ["<unk>", "<s>", "</s>", ...Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`), "\u2581the"];
+        const ids = highByteTokenIds("llama", spm);
+        expect(ids).toHaveLength(128);
+        expect(ids[0]).toBe(3 + 0x80);
+        // GPT-2's alphabet: byte 0x80 is U+0122 ("Ģ"), byte 0xE2 is "â", byte 0x41 ("A") is not high.
+        const bpe = ["A", "Ģ", "â", "the", "âĢ"];
+        expect(highByteTokenIds("gpt2", bpe)).toEqual([1, 2]);
+        expect(highByteTokenIds("bert", bpe)).toEqual([]);
+    });
+
+    it("recognises llama-server's fault and nothing else", () => {
+        expect(isUtf8Fault(new EngineRequestError("m", "llama-server answered HTTP 500: The model produced output that does not match the expected Content-only format"))).toBe(true);
+        expect(isUtf8Fault(new EngineRequestError("m", "llama-server answered HTTP 500: boom"))).toBe(false);
+        expect(isUtf8Fault(new Error("does not match the expected peg-native format"))).toBe(false);
+    });
+
+    it("replays a regenerated stream without sending anything twice, and refuses a different one", () => {
+        const seen: GenerationDelta[] = [];
+        const replay = new DeltaReplay("m", { streamed: true, onDelta: (delta) => seen.push(delta) });
+        const first = replay.callbacks();
+        first.onDelta!({ type: "text", text: "Hel" });
+        first.onDelta!({ type: "text", text: "lo" });
+        replay.startReplay();
+        const second = replay.callbacks();
+        second.onDelta!({ type: "text", text: "He" });
+        second.onDelta!({ type: "text", text: "llo w" });
+        second.onDelta!({ type: "text", text: "orld" });
+        expect(seen.map((delta) => (delta.type === "text" ? delta.text : "")).join("")).toBe("Hello world");
+        expect(seen.at(-2)).toEqual({ type: "text", text: " w" });
+
+        replay.startReplay();
+        expect(() => replay.callbacks().onDelta!({ type: "text", text: "Help" })).toThrow(EngineRequestError);
+
+        // Not streamed to a client: the regenerated text simply replaces the first attempt's.
+        const observed: string[] = [];
+        const quiet = new DeltaReplay("m", { onDelta: (delta) => observed.push(delta.type === "text" ? delta.text : "") });
+        quiet.callbacks().onDelta!({ type: "text", text: "abc" });
+        quiet.startReplay();
+        expect(() => quiet.callbacks().onDelta!({ type: "text", text: "xyz" })).not.toThrow();
     });
 });

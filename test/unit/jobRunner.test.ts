@@ -169,6 +169,15 @@ describe("runJobOnce", () => {
         expect(inference.aborts).toBe(1);
     });
 
+    it("validates raw input even when it looks parsed, and checks the sink before generating", async () => {
+        await expect(runJobOnce({ kind: "single", request: {} }, deps, { signal: signal() })).rejects.toThrow(/^input\.kind: unknown field/);
+        deps.createSink = (mode) => {
+            throw new Error(`output mode ${mode} needs a bucket`);
+        };
+        await expect(runJobOnce({ prompt: "x", output: "s3" }, deps, { signal: signal() })).rejects.toThrow("output mode s3 needs a bucket");
+        expect(inference.requests).toEqual([]);
+    });
+
     it("waits for no default model and says why", async () => {
         deps.defaultModelId = () => undefined;
         deps.noDefaultModelReason = () => "no models in /data/models";
@@ -368,10 +377,11 @@ describe("JobRunner", () => {
             makeRunner().start();
             const job = runner.submit({ endpoint: "e", input: { prompt: "x" }, webhook: url() });
             await runner.waitForFinal("e", job.id, 5000);
-            for (let i = 0; i < 100 && received.length === 0; i++) await sleep(20);
+            // The receiver sees the body before the sender has read the answer: wait for the recorded state.
+            for (let i = 0; i < 100 && store.get(job.id)!.webhookState !== "delivered"; i++) await sleep(20);
+            expect(store.get(job.id)!.webhookState).toBe("delivered");
             expect(received).toHaveLength(1);
             expect(received[0]!.body).toMatchObject({ id: job.id, status: "COMPLETED", output: [{ usage: { output: 4 } }] });
-            expect(store.get(job.id)!.webhookState).toBe("delivered");
         });
 
         it("gives up after webhookAttempts and resends pending deliveries at the next start", async () => {
@@ -386,9 +396,9 @@ describe("JobRunner", () => {
             store.setWebhookState(job.id, "pending");
             failuresLeft = 0;
             makeRunner().start();
-            for (let i = 0; i < 100 && received.length === 0; i++) await sleep(20);
-            expect(received).toHaveLength(1);
+            for (let i = 0; i < 100 && store.get(job.id)!.webhookState !== "delivered"; i++) await sleep(20);
             expect(store.get(job.id)!.webhookState).toBe("delivered");
+            expect(received).toHaveLength(1);
         });
     });
 });

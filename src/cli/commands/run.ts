@@ -109,7 +109,8 @@ async function runJob(options: RunOptions, command: Command): Promise<number> {
         const verbose = command.optsWithGlobals<GlobalOptions>().verbose === true;
         // stdout carries the output alone; logs go to stderr, and only when asked for.
         const log = createLogger(verbose ? "debug" : "silent", { service: "mentator", command: "run" });
-        const mode = options.output ?? job.request.output ?? config.jobs.outputMode;
+        // The operator's flag wins over the job's own choice (request `output`, then `input.output`).
+        const mode = options.output ?? job.request.output ?? job.parsed.output ?? config.jobs.outputMode;
         // A sink that is not configured fails now, before a model is loaded.
         createOutputSink(mode, config, { log });
 

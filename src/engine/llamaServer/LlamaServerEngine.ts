@@ -77,14 +77,16 @@ export class LlamaServerEngine implements InferenceEngine {
                 id: spec.id,
                 spec,
                 process,
+                log: this.options.log,
                 parallel,
-                embeddingProcess: () =>
+                embeddingProcess: async () =>
                     new LlamaServerProcess({
                         modelId: spec.id,
                         role: "embeddings",
                         binary: this.options.binary,
                         args: ["-m", spec.path!, "-a", spec.id, "--embeddings", "-c", String(spec.contextSize), "-np", "1",
-                            "-b", String(spec.contextSize), "-ub", String(spec.contextSize), "--no-webui", ...threadArgs, ...gpuArgs],
+                            "-b", String(spec.contextSize), "-ub", String(spec.contextSize), "--no-webui",
+                            ...(await this.poolingArgs(spec.path!)), ...threadArgs, ...gpuArgs],
                         log: this.options.log,
                         restart: this.options.restart,
                         readyTimeoutMs: this.options.readyTimeoutMs
@@ -109,6 +111,15 @@ export class LlamaServerEngine implements InferenceEngine {
         if (typeof layers === "number") return ["-ngl", String(layers)];
         if (this.options.backend === "cpu") return [];
         return ["-ngl", layers === "max" ? "all" : "auto"];
+    }
+
+    /**
+     * Generative models declare no pooling, which llama-server's OpenAI embeddings refuse; the in-process
+     * engine then takes the last token's embedding, and so does this.
+     */
+    private async poolingArgs(path: string): Promise<string[]> {
+        const shape = await readModelShape(path).catch(() => undefined);
+        return shape?.poolingType === undefined || shape.poolingType === 0 ? ["--pooling", "last"] : [];
     }
 
     private async autoParallel(spec: ModelLoadSpec): Promise<number> {

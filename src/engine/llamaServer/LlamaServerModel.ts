@@ -1,3 +1,4 @@
+import { randomBytes, randomInt } from "node:crypto";
 import { ContextLengthExceededError, EngineRequestError, EngineUnavailableError, UnsupportedRequestError } from "../engineErrors.js";
 import { GenerationStreamReader } from "../openAiCompat/GenerationStreamReader.js";
 import { OpenAiCompatClient, type ConnectionPhase } from "../openAiCompat/OpenAiCompatClient.js";
@@ -11,9 +12,12 @@ import type {
     LoadedModel,
     LoadedModelInfo,
     ModelLoadSpec,
-    TextGenerationRequest
+    TextGenerationRequest,
+    ToolDefinition
 } from "../types.js";
-import type { LlamaServerProcess } from "./LlamaServerProcess.js";
+import { DeltaReplay } from "./DeltaReplay.js";
+import type { LlamaServerProcess, ProcessLog } from "./LlamaServerProcess.js";
+import { isUtf8Fault, readHighByteTokenIds, VALID_UTF8_GRAMMAR } from "./utf8Guard.js";
 
 type Json = Record<string, unknown>;
 
@@ -22,9 +26,10 @@ export interface LlamaServerModelOptions {
     spec: ModelLoadSpec;
     /** The started generation process. */
     process: LlamaServerProcess;
+    log: ProcessLog;
     parallel: number;
     /** Makes the embeddings process (llama-server serves embeddings only with --embeddings); started on first use. */
-    embeddingProcess: () => LlamaServerProcess;
+    embeddingProcess: () => Promise<LlamaServerProcess>;
     onDispose: () => void;
 }
 
@@ -34,11 +39,14 @@ const EXIT_NOTICE_MS = 300;
 /** A network failure talking to the process; the model turns it into EngineRequestError (or retries). */
 class ConnectionLostError extends Error {
     public readonly phase: ConnectionPhase;
+    /** The connection was refused: nothing was sent. */
+    public readonly refused: boolean;
 
     public constructor(cause: Error, phase: ConnectionPhase) {
         const code = (cause as NodeJS.ErrnoException).code;
         super(code !== undefined ? `${code}: ${cause.message}` : cause.message, { cause });
         this.phase = phase;
+        this.refused = phase === "connect" && code === "ECONNREFUSED";
     }
 }
 
@@ -54,6 +62,7 @@ export class LlamaServerModel implements LoadedModel {
     private readonly process: LlamaServerProcess;
     private readonly client: OpenAiCompatClient;
     private embeddings?: Promise<LlamaServerProcess>;
+    private byteTokens?: Promise<number[]>;
     private embeddingsProcess?: LlamaServerProcess;
     private disposed = false;
 
@@ -92,25 +101,84 @@ export class LlamaServerModel implements LoadedModel {
         return this.process.pid;
     }
 
-    public chat(request: ChatGenerationRequest, callbacks: GenerationCallbacks, signal: AbortSignal): Promise<GenerationResult> {
+    public async chat(request: ChatGenerationRequest, callbacks: GenerationCallbacks, signal: AbortSignal): Promise<GenerationResult> {
         checkToolChoice(request);
-        const body = {
+        const forced = forcedTool(request);
+        if (forced !== undefined) return this.forcedToolCall(request, forced, callbacks, signal);
+        const body: Json = {
             ...toChatCompletionBody(request, { dialect: "llama-server" }),
             // Thoughts stay in the text, as the in-process engine returns them.
             reasoning_format: "none"
         };
-        return this.generate("/v1/chat/completions", body, callbacks, signal);
+        const activeTools = (request.tools?.length ?? 0) > 0 && request.toolChoice !== "none";
+        const ownGrammar = request.responseFormat !== undefined && request.responseFormat.type !== "text";
+        if (ownGrammar && !activeTools) return this.templatedCompletion(body, request, callbacks, signal);
+        if (!ownGrammar && !activeTools) body.grammar = VALID_UTF8_GRAMMAR;
+        // Tools with "auto" cannot take the grammar: a fault there is retried once, which needs the same seed.
+        const retryFault = activeTools && (request.toolChoice === undefined || request.toolChoice === "auto");
+        if (retryFault && body.seed === undefined) body.seed = randomInt(0x7fffffff);
+        return this.guarded("/v1/chat/completions", body, callbacks, signal, retryFault);
+    }
+
+    /**
+     * A forced tool call as the in-process engine makes it: the arguments are generated under the tool's JSON
+     * schema (no tool list in the prompt) and returned as one tool call, whatever the chat template supports.
+     */
+    private async forcedToolCall(request: ChatGenerationRequest, tool: ToolDefinition, callbacks: GenerationCallbacks, signal: AbortSignal): Promise<GenerationResult> {
+        const id = `call_${randomBytes(12).toString("hex")}`;
+        let first = true;
+        const inner: ChatGenerationRequest = {
+            messages: request.messages,
+            responseFormat: { type: "json_schema", schema: tool.parameters ?? { type: "object" } },
+            sampling: request.sampling
+        };
+        const result = await this.chat(inner, {
+            streamed: callbacks.streamed,
+            onDelta: (delta) => {
+                if (delta.type !== "text") return;
+                callbacks.onDelta?.({ type: "toolCall", index: 0, argumentsDelta: delta.text, ...(first ? { id, name: tool.name } : {}) });
+                first = false;
+            }
+        }, signal);
+        return {
+            ...result,
+            text: "",
+            toolCalls: [{ id, name: tool.name, arguments: result.text }],
+            finishReason: result.finishReason === "stop" ? "tool_calls" : result.finishReason
+        };
+    }
+
+    /**
+     * JSON output for a chat: the messages rendered by llama-server's own template (/apply-template), then a
+     * completion under the schema's grammar. llama-server's chat path puts the generation prompt into the
+     * grammar, which fails to initialise for some templates ("Failed to initialize samplers"); this does not.
+     */
+    private async templatedCompletion(chatBody: Json, request: ChatGenerationRequest, callbacks: GenerationCallbacks, signal: AbortSignal): Promise<GenerationResult> {
+        const { url, generation } = await this.process.endpoint(signal);
+        let templated: Json;
+        try {
+            templated = await this.client.call(`${url}/apply-template`, { messages: chatBody.messages }, signal);
+        } catch (error) {
+            if (error instanceof ConnectionLostError) throw this.describeLoss(this.process, error, await this.diedSince(this.process, generation));
+            throw error;
+        }
+        if (typeof templated.prompt !== "string") throw new EngineRequestError(this.id, "llama-server's /apply-template returned no prompt");
+        const body = toCompletionBody({ prompt: templated.prompt, responseFormat: request.responseFormat, sampling: request.sampling }, { dialect: "llama-server" });
+        return this.guarded("/v1/completions", body, callbacks, signal, false);
     }
 
     public complete(request: TextGenerationRequest, callbacks: GenerationCallbacks, signal: AbortSignal): Promise<GenerationResult> {
-        return this.generate("/v1/completions", toCompletionBody(request, { dialect: "llama-server" }), callbacks, signal);
+        const body = toCompletionBody(request, { dialect: "llama-server" });
+        if (body.json_schema === undefined) body.grammar = VALID_UTF8_GRAMMAR;
+        return this.guarded("/v1/completions", body, callbacks, signal, false);
     }
 
     public async embed(inputs: string[], signal: AbortSignal): Promise<EmbeddingResult> {
         const process = await this.embeddingServer(signal);
         const { url, generation } = await process.endpoint(signal);
         try {
-            const answer = await this.client.call(`${url}/v1/embeddings`, { input: inputs }, signal);
+            // Raw vectors, as the in-process engine returns them (llama-server would normalise them).
+            const answer = await this.client.call(`${url}/v1/embeddings`, { input: inputs, embd_normalize: -1 }, signal);
             return parseEmbeddings(this.id, answer, inputs.length, "llama-server");
         } catch (error) {
             // llama-server rejects an input longer than its context with a 500; we say what it is.
@@ -129,7 +197,38 @@ export class LlamaServerModel implements LoadedModel {
         await Promise.all([this.process.stop(), this.embeddingsProcess?.stop()]);
     }
 
-    /** Sends one generation; a request that found its process dead before any output is sent again once. */
+    /**
+     * Runs a generation behind the UTF-8 guard (see utf8Guard.ts): where the grammar could not be used, a fault
+     * is retried once with the same seed and the high byte tokens banned, replaying what was already streamed.
+     * The fault never reaches the client as llama-server's 500: at worst it is a clean 502 saying what happened.
+     */
+    private async guarded(path: string, body: Json, callbacks: GenerationCallbacks, signal: AbortSignal, retryFault: boolean): Promise<GenerationResult> {
+        const replay = new DeltaReplay(this.id, callbacks);
+        try {
+            return await this.generate(path, body, replay.callbacks(), signal);
+        } catch (error) {
+            if (!isUtf8Fault(error)) throw error;
+            const bans = retryFault && !replay.sentToolCall ? await this.highByteTokens() : [];
+            if (bans.length === 0) throw utf8FaultError(this.id);
+            this.options.log.warn({ model: this.id, bannedTokens: bans.length }, "llama-server produced text that is not valid UTF-8; generating again with the high byte tokens banned");
+            const existing = Array.isArray(body.logit_bias) ? body.logit_bias : [];
+            replay.startReplay();
+            try {
+                return await this.generate(path, { ...body, logit_bias: [...existing, ...bans.map((id) => [id, false])] }, replay.callbacks(), signal);
+            } catch (retryError) {
+                throw isUtf8Fault(retryError) ? utf8FaultError(this.id) : retryError;
+            }
+        }
+    }
+
+    private highByteTokens(): Promise<number[]> {
+        const path = this.options.spec.path;
+        if (path === undefined) return Promise.resolve([]);
+        this.byteTokens ??= readHighByteTokenIds(path).catch(() => []);
+        return this.byteTokens;
+    }
+
+    /** Sends one generation; a request refused by a process that had just died is sent again once. */
     private async generate(path: string, body: Json, callbacks: GenerationCallbacks, signal: AbortSignal): Promise<GenerationResult> {
         for (let attempt = 0; ; attempt++) {
             const { url, generation } = await this.process.endpoint(signal);
@@ -141,11 +240,12 @@ export class LlamaServerModel implements LoadedModel {
                 }
             });
             try {
-                return await this.client.stream(`${url}${path}`, body, reader, signal);
+                return await this.client.generate(`${url}${path}`, body, reader, signal, callbacks.streamed === true);
             } catch (error) {
                 if (!(error instanceof ConnectionLostError)) throw error;
                 const died = await this.diedSince(this.process, generation);
-                if (died && attempt === 0 && !produced && error.phase === "connect") continue;
+                // Refused: the process was already gone, the request never reached it, so it can go to the new one.
+                if (died && attempt === 0 && !produced && error.refused) continue;
                 throw this.describeLoss(this.process, error, died);
             }
         }
@@ -168,7 +268,7 @@ export class LlamaServerModel implements LoadedModel {
     private embeddingServer(signal: AbortSignal): Promise<LlamaServerProcess> {
         if (this.disposed) return Promise.reject(new EngineUnavailableError(this.id, "the model is unloaded"));
         this.embeddings ??= (async () => {
-            const process = this.options.embeddingProcess();
+            const process = await this.options.embeddingProcess();
             this.embeddingsProcess = process;
             await process.start();
             return process;
@@ -182,6 +282,22 @@ export class LlamaServerModel implements LoadedModel {
             throw new EngineUnavailableError(this.id, `the embeddings process did not start: ${(error as Error).message}`);
         });
     }
+}
+
+function utf8FaultError(modelId: string): EngineRequestError {
+    return new EngineRequestError(
+        modelId,
+        "the model produced bytes that are not valid UTF-8, which llama-server cannot return (a known llama-server fault); retry the request, a different seed avoids it"
+    );
+}
+
+/** The tool a request forces, as the in-process engine reads it: a named tool, or "required" with exactly one tool. */
+function forcedTool(request: ChatGenerationRequest): ToolDefinition | undefined {
+    const choice = request.toolChoice;
+    const tools = request.tools ?? [];
+    if (choice === undefined || choice === "auto" || choice === "none") return undefined;
+    if (choice === "required") return tools.length === 1 ? tools[0] : undefined;
+    return tools.find((tool) => tool.name === choice.name);
 }
 
 /** Mirrors the in-process engine: a named tool must be one of `tools`; "required" needs tools. */

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { constants } from "node:fs";
+import { access } from "node:fs/promises";
 import { createServer } from "node:net";
 import path from "node:path";
 import { EngineUnavailableError } from "../engineErrors.js";
@@ -58,6 +60,24 @@ function installExitHook(): void {
         for (const child of liveChildren) child.kill("SIGKILL");
     });
 }
+
+/**
+ * util-linux's setpriv, when present: `setpriv --pdeathsig KILL -- llama-server ...` makes the kernel kill
+ * llama-server if this process dies without cleaning up (SIGKILL, OOM), so no orphan keeps the model in
+ * memory. setpriv execs llama-server, so the pid and signals are llama-server's own.
+ */
+const setprivPath: Promise<string | undefined> = (async () => {
+    if (process.platform !== "linux") return undefined;
+    for (const candidate of ["/usr/bin/setpriv", "/bin/setpriv"]) {
+        try {
+            await access(candidate, constants.X_OK);
+            return candidate;
+        } catch {
+            // try the next
+        }
+    }
+    return undefined;
+})();
 
 /** A free loopback port (the kernel's choice), released right away for the child to bind. */
 export async function findFreePort(): Promise<number> {
@@ -197,7 +217,9 @@ export class LlamaServerProcess {
         return (async () => {
             this.port = await findFreePort();
             const args = [...this.options.args, "--host", "127.0.0.1", "--port", String(this.port)];
-            const child = spawn(this.options.binary, args, {
+            const setpriv = await setprivPath;
+            const [command, commandArgs] = setpriv !== undefined ? [setpriv, ["--pdeathsig", "KILL", "--", this.options.binary, ...args]] : [this.options.binary, args];
+            const child = spawn(command, commandArgs, {
                 env: this.options.env ?? llamaServerEnv(this.options.binary),
                 stdio: ["ignore", "pipe", "pipe"]
             });

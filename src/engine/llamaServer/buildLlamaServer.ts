@@ -5,7 +5,7 @@ import { availableParallelism } from "node:os";
 import path from "node:path";
 import type { GpuBackend } from "../../hardware/types.js";
 import { EngineBuildError } from "./EngineBuildError.js";
-import { ENGINE_BUILD_INFO_FILE, engineCacheFolder, LLAMA_SERVER_BINARY } from "./locateLlamaServer.js";
+import { ENGINE_BUILD_INFO_FILE, engineCacheFolder, LLAMA_SERVER_BINARY, locateLlamaServer, readHostSimd } from "./locateLlamaServer.js";
 
 export interface BuildLlamaServerOptions {
     backend: GpuBackend;
@@ -44,6 +44,8 @@ export interface EngineBuildInfo {
     release: string;
     backend: GpuBackend;
     cmakeArgs: string[];
+    /** SIMD flags of the CPU it was built on (GGML_NATIVE uses them all). */
+    simd: string[];
     builtAt: string;
     seconds: number;
 }
@@ -97,7 +99,7 @@ export async function buildLlamaServer(options: BuildLlamaServerOptions): Promis
     const started = performance.now();
     const folder = engineCacheFolder(options.cacheDir, options.release, options.backend);
     const binary = path.join(folder, LLAMA_SERVER_BINARY);
-    if (options.force !== true && (await isExecutable(binary)) && (await exists(path.join(folder, ENGINE_BUILD_INFO_FILE)))) {
+    if (options.force !== true && (await locateLlamaServer(options.backend, { cacheDir: options.cacheDir }, options.release)).found) {
         return { binary, folder, cached: true, seconds: 0 };
     }
     const releaseDir = path.join(options.cacheDir, options.release);
@@ -128,7 +130,14 @@ export async function buildLlamaServer(options: BuildLlamaServerOptions): Promis
             if (/\.so(\.\d+)*$/.test(name)) await fs.copyFile(path.join(buildDir, "bin", name), path.join(staging, name));
         }
         const seconds = (performance.now() - started) / 1000;
-        const info: EngineBuildInfo = { release: options.release, backend: options.backend, cmakeArgs, builtAt: new Date().toISOString(), seconds: Math.round(seconds) };
+        const info: EngineBuildInfo = {
+            release: options.release,
+            backend: options.backend,
+            cmakeArgs,
+            simd: await readHostSimd(),
+            builtAt: new Date().toISOString(),
+            seconds: Math.round(seconds)
+        };
         await fs.writeFile(path.join(staging, ENGINE_BUILD_INFO_FILE), `${JSON.stringify(info, null, 2)}\n`);
         await fs.rm(folder, { recursive: true, force: true });
         await fs.rename(staging, folder);

@@ -2,6 +2,7 @@ import { constants } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { resolveNodeLlamaCppDir } from "../../hardware/findLlamaBinary.js";
+import { parseCpuInfo } from "../../hardware/parseCpuInfo.js";
 import type { GpuBackend } from "../../hardware/types.js";
 
 export const LLAMA_SERVER_BINARY = "llama-server";
@@ -61,11 +62,22 @@ export function engineCacheFolder(cacheDir: string, release: string, backend: Gp
     return path.join(cacheDir, release, backend);
 }
 
+/** SIMD flags of this machine's CPU (empty when unknown). */
+export async function readHostSimd(): Promise<string[]> {
+    try {
+        return parseCpuInfo(await fs.readFile("/proc/cpuinfo", "utf8")).simd;
+    } catch {
+        return [];
+    }
+}
+
 /**
  * Finds the llama-server binary for a backend: the prebuilt engine folder first (MENTATOR_ENGINE_DIR), then
- * the build cache for node-llama-cpp's llama.cpp release. Never throws; `reason` says where it looked.
+ * the build cache for node-llama-cpp's llama.cpp release. A cached build is tuned to the CPU it was built on
+ * (GGML_NATIVE); one from a CPU with SIMD features this one lacks would crash, so it does not count.
+ * Never throws; `reason` says where it looked.
  */
-export async function locateLlamaServer(backend: GpuBackend, dirs: EngineDirs, release: string): Promise<LlamaServerLocation> {
+export async function locateLlamaServer(backend: GpuBackend, dirs: EngineDirs, release: string, hostSimd?: string[]): Promise<LlamaServerLocation> {
     const looked: string[] = [];
     if (dirs.engineDir !== undefined) {
         const candidate = path.join(dirs.engineDir, backend, LLAMA_SERVER_BINARY);
@@ -77,7 +89,16 @@ export async function locateLlamaServer(backend: GpuBackend, dirs: EngineDirs, r
     const folder = engineCacheFolder(dirs.cacheDir, release, backend);
     const candidate = path.join(folder, LLAMA_SERVER_BINARY);
     if ((await isExecutable(candidate)) && (await exists(path.join(folder, ENGINE_BUILD_INFO_FILE)))) {
-        return { found: true, path: candidate, source: "cache", backend, release, reason: `built ${candidate}` };
+        const built = await readBuildSimd(path.join(folder, ENGINE_BUILD_INFO_FILE));
+        const host = hostSimd ?? (await readHostSimd());
+        const lacking = host.length > 0 ? built.filter((flag) => !host.includes(flag)) : [];
+        if (lacking.length === 0) return { found: true, path: candidate, source: "cache", backend, release, reason: `built ${candidate}` };
+        return {
+            found: false,
+            backend,
+            release,
+            reason: `${candidate} was built for a CPU with ${lacking.join(" ")}, which this one lacks; rebuild it with "mentator engine build --gpu ${backend} --force"`
+        };
     }
     looked.push(candidate);
     return {
@@ -86,6 +107,15 @@ export async function locateLlamaServer(backend: GpuBackend, dirs: EngineDirs, r
         release,
         reason: `no llama-server for ${backend} (looked for ${looked.join(", ")}); build it with "mentator engine build --gpu ${backend}"`
     };
+}
+
+async function readBuildSimd(file: string): Promise<string[]> {
+    try {
+        const info = JSON.parse(await fs.readFile(file, "utf8")) as { simd?: unknown };
+        return Array.isArray(info.simd) ? info.simd.filter((flag): flag is string => typeof flag === "string") : [];
+    } catch {
+        return [];
+    }
 }
 
 async function isExecutable(file: string): Promise<boolean> {

@@ -72,6 +72,26 @@ export class GenerationStreamReader {
         }
     }
 
+    /**
+     * Takes a whole (non-streamed) answer: a chat `message` or a completion `text`, its finish reason and
+     * usage; the output is passed on as one delta per part, as a stream of one chunk would.
+     */
+    public pushResponse(response: Json): void {
+        const choices = Array.isArray(response.choices) ? response.choices : [];
+        const choice = asRecord(choices[0]);
+        const message = choice !== undefined ? asRecord(choice.message) : undefined;
+        this.push({
+            usage: response.usage,
+            choices: choice === undefined ? [] : [{
+                index: 0,
+                finish_reason: choice.finish_reason,
+                ...(message !== undefined
+                    ? { delta: { content: message.content, tool_calls: Array.isArray(message.tool_calls) ? message.tool_calls.map((call, index) => ({ index, ...(asRecord(call) ?? {}) })) : undefined } }
+                    : { text: choice.text })
+            }]
+        });
+    }
+
     /** The result; undefined when the stream never said how it finished (it was cut). */
     public result(): GenerationResult | undefined {
         if (this.finishReason === undefined) return undefined;

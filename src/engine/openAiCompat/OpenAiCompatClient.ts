@@ -58,6 +58,28 @@ export class OpenAiCompatClient {
         this.options = options;
     }
 
+    /**
+     * Runs a generation body (built with `stream: true`): streamed when the caller's deltas go to a client as
+     * they come, otherwise as one plain request (cheaper: no per-token events).
+     */
+    public generate(url: string, body: Json, reader: GenerationStreamReader, signal: AbortSignal, streamed: boolean): Promise<GenerationResult> {
+        if (streamed) return this.stream(url, body, reader, signal);
+        return this.once(url, body, reader, signal);
+    }
+
+    private async once(url: string, body: Json, reader: GenerationStreamReader, signal: AbortSignal): Promise<GenerationResult> {
+        const { stream_options: _streamOptions, ...plain } = body;
+        const answer = await this.call(url, { ...plain, stream: false }, signal);
+        try {
+            reader.pushResponse(answer);
+        } catch (error) {
+            throw this.networkError(error, "stream", signal);
+        }
+        const result = reader.result();
+        if (result === undefined) throw new EngineRequestError(this.options.modelId, `${this.options.peer} answered without a finish reason`);
+        return result;
+    }
+
     /** POSTs a streaming request and feeds each `data:` object to the reader until `[DONE]` or the end. */
     public async stream(url: string, body: Json, reader: GenerationStreamReader, signal: AbortSignal): Promise<GenerationResult> {
         const response = await this.post(url, body, signal);

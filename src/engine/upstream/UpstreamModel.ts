@@ -35,12 +35,12 @@ export class UpstreamModel implements LoadedModel {
 
     public chat(request: ChatGenerationRequest, callbacks: GenerationCallbacks, signal: AbortSignal): Promise<GenerationResult> {
         const body = toChatCompletionBody(request, { dialect: "openai", model: this.upstreamModel });
-        return this.client.stream(`${this.baseUrl}/chat/completions`, body, new GenerationStreamReader(callbacks), signal);
+        return this.client.generate(`${this.baseUrl}/chat/completions`, body, new GenerationStreamReader(callbacks), signal, callbacks.streamed === true);
     }
 
     public complete(request: TextGenerationRequest, callbacks: GenerationCallbacks, signal: AbortSignal): Promise<GenerationResult> {
         const body = toCompletionBody(request, { dialect: "openai", model: this.upstreamModel });
-        return this.client.stream(`${this.baseUrl}/completions`, body, new GenerationStreamReader(callbacks), signal);
+        return this.client.generate(`${this.baseUrl}/completions`, body, new GenerationStreamReader(callbacks), signal, callbacks.streamed === true);
     }
 
     public async embed(inputs: string[], signal: AbortSignal): Promise<EmbeddingResult> {
