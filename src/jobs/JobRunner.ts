@@ -87,7 +87,7 @@ export class JobRunner {
         if (this.started || this.stopping) return;
         this.started = true;
         const { log, settings } = this.options;
-        const recovered = { requeued: [] as string[], failed: [] as string[] };
+        const recovered = this.store.recoverInterrupted(settings.maxAttempts);
         if (recovered.requeued.length > 0 || recovered.failed.length > 0) {
             log.warn({ requeued: recovered.requeued, failed: recovered.failed }, "jobs interrupted by a previous stop recovered");
         }
