@@ -88,7 +88,7 @@ export class NodeLlamaCppModel implements LoadedModel {
                 });
                 const promptTokens = contextText.tokenize(this.model.tokenizer).length;
                 const maxTokens = this.checkRoom(promptTokens, request.sampling);
-                const counter = this.tokenCounter(promptTokens, callbacks);
+                const counter = this.tokenCounter(sequence, promptTokens, callbacks);
                 const callIds = new Map<number, string>();
                 const response = await chat.generateResponse(history, {
                     ...this.samplingOptions(request.sampling),
@@ -139,7 +139,7 @@ export class NodeLlamaCppModel implements LoadedModel {
             try {
                 const promptTokens = this.model.tokenize(request.prompt).length + (this.model.tokens.shouldPrependBosToken ? 1 : 0);
                 const maxTokens = this.checkRoom(promptTokens, request.sampling);
-                const counter = this.tokenCounter(promptTokens, callbacks);
+                const counter = this.tokenCounter(sequence, promptTokens, callbacks);
                 const result = await completion.generateCompletionWithMeta(request.prompt, {
                     ...this.samplingOptions(request.sampling),
                     maxTokens,
@@ -210,14 +210,23 @@ export class NodeLlamaCppModel implements LoadedModel {
         return Math.min(sampling.maxTokens ?? room, room);
     }
 
-    private tokenCounter(promptTokens: number, callbacks: GenerationCallbacks): { onToken(tokens: Token[]): void; count(): number } {
-        let generated = 0;
+    /**
+     * Counts generated tokens with the sequence's token meter: LlamaChat's onToken also reports tokens it
+     * re-emits around segment and stop-trigger handling, which would overstate usage.
+     */
+    private tokenCounter(
+        sequence: LlamaContextSequence,
+        promptTokens: number,
+        callbacks: GenerationCallbacks
+    ): { onToken(tokens: Token[]): void; count(): number } {
+        const outputBefore = sequence.tokenMeter.usedOutputTokens;
+        let started = false;
         return {
-            onToken: (tokens) => {
-                if (generated === 0) callbacks.onPromptProcessed?.(promptTokens);
-                generated += tokens.length;
+            onToken: () => {
+                if (!started) callbacks.onPromptProcessed?.(promptTokens);
+                started = true;
             },
-            count: () => generated
+            count: () => sequence.tokenMeter.usedOutputTokens - outputBefore
         };
     }
 
