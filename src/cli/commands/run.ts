@@ -1,8 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { Option, type Command } from "commander";
-import { loadConfig, type ServiceConfig } from "../../config/loadConfig.js";
-import { DatabaseError } from "../../db/DatabaseError.js";
+import { loadConfig } from "../../config/loadConfig.js";
 import { createJobDeps } from "../../jobs/createJobDeps.js";
 import { JobInputError } from "../../jobs/JobInputError.js";
 import { jobRequestSchema } from "../../jobs/jobRequestSchema.js";
@@ -11,7 +10,8 @@ import { runJobOnce } from "../../jobs/runJobOnce.js";
 import { MentatorService } from "../../service/MentatorService.js";
 import { createOutputSink } from "../../storage/createOutputSink.js";
 import type { OutputMode, SinkResult } from "../../storage/OutputSink.js";
-import { createLogger, type Logger } from "../../util/logger.js";
+import { createLogger } from "../../util/logger.js";
+import { createCommandService } from "../createCommandService.js";
 import { EXIT_OK, EXIT_USAGE } from "../exitCodes.js";
 import { configCliOptions, type GlobalOptions } from "../globalOptions.js";
 import { reportError } from "../reportError.js";
@@ -70,16 +70,6 @@ async function readJob(file: string) {
     }
 }
 
-/** The service for one job; the database falls back to memory when the data directory's cannot be opened. */
-async function createService(config: ServiceConfig, log: Logger): Promise<MentatorService> {
-    try {
-        return await MentatorService.create({ config, log });
-    } catch (error) {
-        if (!(error instanceof DatabaseError)) throw error;
-        log.warn({ err: error.message }, "working with an in-memory database");
-        return MentatorService.create({ config: { ...config, dbPath: ":memory:" }, log });
-    }
-}
 
 function printOutput(result: SinkResult): void {
     switch (result.mode) {
@@ -114,7 +104,7 @@ async function runJob(options: RunOptions, command: Command): Promise<number> {
         // A sink that is not configured fails now, before a model is loaded.
         createOutputSink(mode, config, { log });
 
-        service = await createService(config, log);
+        service = await createCommandService(config, log);
         service.startDefaultModel();
         const supply = await service.supply.run();
         if (!supply.ok) throw new Error(supply.reason);

@@ -1,7 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { ConfigError } from "../../config/ConfigError.js";
 import { loadConfig, type ServiceConfig } from "../../config/loadConfig.js";
-import { DatabaseError } from "../../db/DatabaseError.js";
 import { createJobDeps } from "../../jobs/createJobDeps.js";
 import { runJobOnce } from "../../jobs/runJobOnce.js";
 import type { JobHandler } from "../../jobs/worker/JobHandler.js";
@@ -11,6 +10,7 @@ import { RunPodWorker } from "../../jobs/worker/RunPodWorker.js";
 import { hasRunPodQueue, readRunPodWorkerSettings } from "../../jobs/worker/RunPodWorkerSettings.js";
 import { MentatorService } from "../../service/MentatorService.js";
 import { createLogger, type Logger } from "../../util/logger.js";
+import { createCommandService } from "../createCommandService.js";
 import { EXIT_FAILURE, EXIT_OK } from "../exitCodes.js";
 import { configCliOptions } from "../globalOptions.js";
 import { reportError } from "../reportError.js";
@@ -43,20 +43,10 @@ export function registerWorkerCommand(program: Command): void {
         });
 }
 
-/** The worker keeps no state of its own in the database; a volume it cannot write to falls back to memory. */
-async function createService(config: ServiceConfig, log: Logger): Promise<MentatorService> {
-    try {
-        return await MentatorService.create({ config, log });
-    } catch (error) {
-        if (!(error instanceof DatabaseError)) throw error;
-        log.warn({ err: error.message }, "working with an in-memory database");
-        return MentatorService.create({ config: { ...config, dbPath: ":memory:" }, log });
-    }
-}
 
 /** Loads the default model before work is taken, so a broken model fails the worker instead of every job. */
 async function startService(config: ServiceConfig, log: Logger): Promise<MentatorService> {
-    const service = await createService(config, log);
+    const service = await createCommandService(config, log);
     try {
         service.startDefaultModel();
         const supply = await service.supply.run();

@@ -18,6 +18,7 @@ import type {
 import { DeltaReplay } from "./DeltaReplay.js";
 import type { LlamaServerProcess, ProcessLog } from "./LlamaServerProcess.js";
 import { isUtf8Fault, readHighByteTokenIds, VALID_UTF8_GRAMMAR } from "./utf8Guard.js";
+import { abortable } from "../../util/abortable.js";
 
 type Json = Record<string, unknown>;
 
@@ -277,7 +278,7 @@ export class LlamaServerModel implements LoadedModel {
         pending.catch(() => {
             if (this.embeddings === pending) this.embeddings = undefined;
         });
-        return raceAbort(pending, signal).catch((error: unknown) => {
+        return abortable(pending, signal).catch((error: unknown) => {
             if (signal.aborted) throw error;
             throw new EngineUnavailableError(this.id, `the embeddings process did not start: ${(error as Error).message}`);
         });
@@ -320,20 +321,3 @@ async function getJson(url: string, signal: AbortSignal): Promise<Json> {
     return (await response.json()) as Json;
 }
 
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-    if (signal.aborted) return Promise.reject(signal.reason as Error);
-    return new Promise<T>((resolve, reject) => {
-        const onAbort = (): void => reject(signal.reason as Error);
-        signal.addEventListener("abort", onAbort, { once: true });
-        promise.then(
-            (value) => {
-                signal.removeEventListener("abort", onAbort);
-                resolve(value);
-            },
-            (error: unknown) => {
-                signal.removeEventListener("abort", onAbort);
-                reject(error as Error);
-            }
-        );
-    });
-}
