@@ -7,7 +7,8 @@ const [modelPath, mode] = process.argv.slice(2);
 const work = WORKLOAD[mode];
 const llama = await getLlama({ gpu: false, build: "never", progressLogs: false, logLevel: "error" });
 const model = await llama.loadModel({ modelPath });
-const context = await model.createContext({ contextSize: work.contextSize, sequences: work.parallel, flashAttention: "auto" });
+const threads = Number(process.env.BENCH_THREADS ?? "1");
+const context = await model.createContext({ contextSize: work.contextSize, sequences: work.parallel, flashAttention: "auto", threads });
 
 // Same EOS suppression as our engine's ignore_eos (TokenBias.set skips end-of-generation tokens).
 const bias = new TokenBias(model.tokenizer);

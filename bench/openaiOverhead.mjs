@@ -1,6 +1,8 @@
-// `npm run bench`: our HTTP API (/v1/completions, streamed) versus node-llama-cpp called directly, same run,
+// `npm run bench:overhead`: our HTTP API (/v1/completions, streamed) versus node-llama-cpp called directly, same run,
 // same synthetic model, context, parallel sequences and sampling. Prints a table of ratios, writes JSON.
 // usage: node bench/openaiOverhead.mjs [--quick]   (quick: tiny model, few tokens; a smoke check for tests)
+// BENCH_THREADS (default 1) sets llama.cpp's threads on both sides: on this project's 2-vCPU machines two
+// busy-waiting threads decode 50-100x slower than one (CPU steal), see bench/NOTES.md.
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -73,7 +75,7 @@ async function benchServer() {
     const server = spawn(
         process.execPath,
         [join(root, "distjs", "index.js"), "serve", "--data-dir", dataDir, "--port", "0", "--gpu", "cpu"],
-        { cwd: root, env: { ...process.env, MENTATOR_CONTEXT_SIZE: String(work.contextSize), MENTATOR_PARALLEL: String(work.parallel) }, stdio: ["ignore", "ignore", "pipe"] }
+        { cwd: root, env: { ...process.env, MENTATOR_CONTEXT_SIZE: String(work.contextSize), MENTATOR_PARALLEL: String(work.parallel), MENTATOR_THREADS: process.env.BENCH_THREADS ?? "1" }, stdio: ["ignore", "ignore", "pipe"] }
     );
     let logs = "";
     await new Promise((resolve, reject) => {

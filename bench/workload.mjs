@@ -27,3 +27,30 @@ export function summarise(startedAt, tokenTimes, tokens) {
         wallMs: last - startedAt
     };
 }
+
+/** The value at percentile `p` (0-100) of `values`, linearly interpolated between ranks. */
+export function percentile(values, p) {
+    const sorted = [...values].sort((a, b) => a - b);
+    const rank = (p / 100) * (sorted.length - 1);
+    const low = Math.floor(rank);
+    const high = Math.ceil(rank);
+    return sorted[low] + (sorted[high] - sorted[low]) * (rank - low);
+}
+
+/**
+ * A prompt of `words` words drawn from the common-word vocabulary by a seeded generator: the same seed gives
+ * the same text on every side, and different seeds differ early (so no side reuses a cached prompt prefix).
+ */
+export function wordPrompt(seed, words) {
+    const vocabulary = ["the", "of", "and", "to", "in", "is", "that", "for", "it", "as", "was", "with", "be", "by", "on", "not", "he", "this", "are", "or"];
+    let state = (seed * 2654435761) >>> 0;
+    const next = () => {
+        // mulberry32
+        state = (state + 0x6d2b79f5) >>> 0;
+        let t = state;
+        t = Math.imul(t ^ (t >>> 15), t | 1);
+        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    return Array.from({ length: words }, () => vocabulary[Math.floor(next() * vocabulary.length)]).join(" ");
+}
