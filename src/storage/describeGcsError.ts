@@ -1,5 +1,6 @@
 import { StorageConfigError } from "./StorageConfigError.js";
 import { StorageError } from "./StorageError.js";
+import { findErrorCode } from "../util/findErrorCode.js";
 
 /** Socket-level failures worth another attempt. */
 const TRANSIENT_NETWORK_CODES = new Set([
@@ -21,15 +22,6 @@ function statusOf(error: unknown): number | undefined {
     return typeof code === "number" ? code : undefined;
 }
 
-function networkCodeOf(error: unknown): string | undefined {
-    let current: unknown = error;
-    for (let depth = 0; depth < 4 && current !== null && typeof current === "object"; depth++) {
-        const code = (current as { code?: unknown }).code;
-        if (typeof code === "string") return code;
-        current = (current as { cause?: unknown }).cause;
-    }
-    return undefined;
-}
 
 /** 408, 429 and 5xx answers, rate-limit reasons, and connection resets/timeouts are transient. */
 export function isTransientGcsError(error: unknown): boolean {
@@ -39,7 +31,7 @@ export function isTransientGcsError(error: unknown): boolean {
     if (status !== undefined) return status === 408 || status === 429 || status >= 500;
     const reasons = (error as { errors?: Array<{ reason?: unknown }> } | null)?.errors;
     if (Array.isArray(reasons) && reasons.some((entry) => entry.reason === "rateLimitExceeded" || entry.reason === "userRateLimitExceeded")) return true;
-    const code = networkCodeOf(error);
+    const code = findErrorCode(error);
     if (code !== undefined) return TRANSIENT_NETWORK_CODES.has(code);
     return /socket hang up|ECONNRESET|network|timed? ?out/i.test(error instanceof Error ? error.message : String(error));
 }
@@ -63,7 +55,7 @@ export function describeGcsError(location: string, bucket: string, error: unknow
         });
     }
     if (status !== undefined) return new StorageError(location, `GCS error (HTTP ${status}): ${message}`, { statusCode: status, retryable: isTransientGcsError(error), cause: error });
-    const code = networkCodeOf(error);
+    const code = findErrorCode(error);
     return new StorageError(location, `GCS request failed: ${message}${code !== undefined && !message.includes(code) ? ` (${code})` : ""}`, {
         retryable: isTransientGcsError(error),
         cause: error

@@ -1,4 +1,5 @@
 import { DownloadError } from "./DownloadError.js";
+import { findErrorCode } from "../../util/findErrorCode.js";
 
 /** Failures worth a retry: the network hiccupped, the peer went away, or a timer fired. */
 const TRANSIENT_CODES = new Set([
@@ -22,20 +23,11 @@ const TRANSIENT_CODES = new Set([
     "RequestTimeTooSkewed"
 ]);
 
-function codeOf(error: unknown): string | undefined {
-    let current: unknown = error;
-    for (let depth = 0; depth < 4 && current !== null && typeof current === "object"; depth++) {
-        const code = (current as { code?: unknown }).code;
-        if (typeof code === "string") return code;
-        current = (current as { cause?: unknown }).cause;
-    }
-    return undefined;
-}
 
 /** Wraps a low-level error (fetch, socket, stream) in a DownloadError that says whether to retry. */
 export function classifyNetworkError(location: string, error: unknown): DownloadError {
     if (error instanceof DownloadError) return error;
-    const code = codeOf(error);
+    const code = findErrorCode(error);
     const detail = error instanceof Error ? error.message : String(error);
     if (code === "ENOTFOUND") return new DownloadError(location, "host not found (DNS lookup failed)", { cause: error });
     const message = code !== undefined && !detail.includes(code) ? `${detail} (${code})` : detail;
