@@ -11,6 +11,7 @@ import { MentatorService } from "../../service/MentatorService.js";
 import { createOutputSink } from "../../storage/createOutputSink.js";
 import type { OutputMode, SinkResult } from "../../storage/OutputSink.js";
 import { createLogger } from "../../util/logger.js";
+import { abortOnSignals } from "../abortOnSignals.js";
 import { createCommandService } from "../createCommandService.js";
 import { EXIT_OK, EXIT_USAGE } from "../exitCodes.js";
 import { configCliOptions, type GlobalOptions } from "../globalOptions.js";
@@ -87,10 +88,7 @@ function printOutput(result: SinkResult): void {
 }
 
 async function runJob(options: RunOptions, command: Command): Promise<number> {
-    const controller = new AbortController();
-    const onSignal = (signal: NodeJS.Signals): void => controller.abort(new Error(`interrupted by ${signal}`));
-    process.once("SIGINT", onSignal);
-    process.once("SIGTERM", onSignal);
+    const interrupt = abortOnSignals();
     let service: MentatorService | undefined;
     try {
         const job = await readJob(options.job);
@@ -108,9 +106,9 @@ async function runJob(options: RunOptions, command: Command): Promise<number> {
         service.startDefaultModel();
         const supply = await service.supply.run();
         if (!supply.ok) throw new Error(supply.reason);
-        controller.signal.throwIfAborted();
+        interrupt.signal.throwIfAborted();
         const result = await runJobOnce(job.parsed, createJobDeps(service), {
-            signal: controller.signal,
+            signal: interrupt.signal,
             output: mode,
             executionTimeoutMs: job.request.policy?.executionTimeout ?? config.jobs.executionTimeoutMs
         });
@@ -125,7 +123,6 @@ async function runJob(options: RunOptions, command: Command): Promise<number> {
         return reportError(error);
     } finally {
         await service?.stop();
-        process.off("SIGINT", onSignal);
-        process.off("SIGTERM", onSignal);
+        interrupt.dispose();
     }
 }

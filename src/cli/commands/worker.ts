@@ -10,6 +10,7 @@ import { RunPodWorker } from "../../jobs/worker/RunPodWorker.js";
 import { hasRunPodQueue, readRunPodWorkerSettings } from "../../jobs/worker/RunPodWorkerSettings.js";
 import { MentatorService } from "../../service/MentatorService.js";
 import { createLogger, type Logger } from "../../util/logger.js";
+import { abortOnSignals } from "../abortOnSignals.js";
 import { createCommandService } from "../createCommandService.js";
 import { EXIT_FAILURE, EXIT_OK } from "../exitCodes.js";
 import { configCliOptions } from "../globalOptions.js";
@@ -98,15 +99,12 @@ async function worker(options: WorkerOptions, command: Command): Promise<number>
 
 /** Local test mode: one job, the result on stdout as `{"id", "status", "output"}`; exit 0, or 1 with the error on stderr. */
 async function runTestJob(testInput: TestInput, config: ServiceConfig, log: Logger): Promise<number> {
-    const controller = new AbortController();
-    const onSignal = (signal: NodeJS.Signals): void => controller.abort(new Error(`interrupted by ${signal}`));
-    process.once("SIGINT", onSignal);
-    process.once("SIGTERM", onSignal);
+    const interrupt = abortOnSignals();
     let service: MentatorService | undefined;
     try {
         log.info({ source: testInput.source, jobId: testInput.job.id }, "local test mode: running one job");
         service = await startService(config, log);
-        const output = await createHandler(service, config)(testInput.job, { signal: controller.signal });
+        const output = await createHandler(service, config)(testInput.job, { signal: interrupt.signal });
         process.stdout.write(`${JSON.stringify({ id: testInput.job.id, status: "COMPLETED", output })}\n`);
         return EXIT_OK;
     } catch (error) {
@@ -114,8 +112,7 @@ async function runTestJob(testInput: TestInput, config: ServiceConfig, log: Logg
         return EXIT_FAILURE;
     } finally {
         await service?.stop();
-        process.off("SIGINT", onSignal);
-        process.off("SIGTERM", onSignal);
+        interrupt.dispose();
     }
 }
 
