@@ -21,7 +21,7 @@ export interface JobDeps {
     /** Why there is no default model (for the error message). */
     noDefaultModelReason?(): string | undefined;
     /** The sink for an output mode; throws (StorageConfigError) when that mode is not configured. */
-    createSink(mode: OutputMode): OutputSink;
+    createSink(mode: OutputMode): Promise<OutputSink>;
     /** Mode when neither the caller nor the input asks for one (config jobs.outputMode / OUTPUT_MODE). */
     defaultOutputMode: OutputMode;
     /** Reads a batch_url document (https://, s3://, gs://) as text. */
@@ -66,7 +66,7 @@ export async function runJobOnce(input: JobInput | ParsedJobInput, deps: JobDeps
         const parsed = ensureParsed(input);
         const mode = options.output ?? parsed.output ?? deps.defaultOutputMode;
         // Resolve the sink first: a mode that is not configured fails before any generation.
-        const sink = deps.createSink(mode);
+        const sink = await deps.createSink(mode);
         const run = new JobExecution(jobId, deps, signal, parsed.stream ? options.onPartial : undefined, parsed.streamBatchSize);
         const document: JobDocument =
             parsed.kind === "single"

@@ -1,5 +1,4 @@
 import { statSync } from "node:fs";
-import { GgufFileType, readGgufFileInfo } from "node-llama-cpp";
 import type { ModelSummary } from "./ModelSummary.js";
 
 function asNumber(value: unknown): number | undefined {
@@ -8,8 +7,13 @@ function asNumber(value: unknown): number | undefined {
     return undefined;
 }
 
-/** Reads a GGUF header with node-llama-cpp's reader and condenses it; throws on a corrupt or unreadable file. */
+/**
+ * Reads a GGUF header with node-llama-cpp's reader and condenses it; throws on a corrupt or unreadable file.
+ * node-llama-cpp is imported here, on first use (no native code is loaded): summaries are cached in SQLite, so
+ * most starts never read a header and skip the ~300 ms the import costs.
+ */
 export async function readModelSummary(path: string): Promise<ModelSummary> {
+    const { GgufFileType, readGgufFileInfo } = await import("node-llama-cpp");
     const info = await readGgufFileInfo(path, {
         sourceType: "filesystem",
         logWarnings: false,

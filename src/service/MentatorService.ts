@@ -9,8 +9,6 @@ import { createJobDeps } from "../jobs/createJobDeps.js";
 import { JobRunner } from "../jobs/JobRunner.js";
 import { JobStore } from "../jobs/JobStore.js";
 import { InferenceService } from "./InferenceService.js";
-import { NodeLlamaCppEngine } from "../engine/nodeLlamaCpp/NodeLlamaCppEngine.js";
-import { loadLlamaRuntime } from "../engine/nodeLlamaCpp/loadLlamaRuntime.js";
 import type { EngineDescription } from "../engine/types.js";
 import { EngineSet } from "../engine/EngineSet.js";
 import { engineDirsOf, locateLlamaServer, readLlamaCppRelease } from "../engine/llamaServer/locateLlamaServer.js";
@@ -137,7 +135,12 @@ export class MentatorService {
                 hardware,
                 llamaServer,
                 log,
+                // Imported only when this engine is used: node-llama-cpp alone adds ~300 ms and ~35 MB to a start.
                 createNodeLlamaCpp: async () => {
+                    const [{ loadLlamaRuntime }, { NodeLlamaCppEngine }] = await Promise.all([
+                        import("../engine/nodeLlamaCpp/loadLlamaRuntime.js"),
+                        import("../engine/nodeLlamaCpp/NodeLlamaCppEngine.js")
+                    ]);
                     const runtime = await loadLlamaRuntime(backendChoice, log);
                     return new NodeLlamaCppEngine(runtime.llama, runtime.backend);
                 }

@@ -1,4 +1,3 @@
-import { S3ServiceException } from "@aws-sdk/client-s3";
 import { StorageConfigError } from "./StorageConfigError.js";
 import { StorageError } from "./StorageError.js";
 
@@ -13,7 +12,7 @@ export function describeS3Error(location: string, bucket: string, error: unknown
             `no S3 credentials: set S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY (or CLOUDRU_S3_*), or provide AWS credentials (${message})`
         );
     }
-    const status = error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
+    const status = httpStatusOf(error);
     if (name === "NoSuchBucket") return new StorageError(location, `bucket "${bucket}" does not exist; check S3_BUCKET and S3_ENDPOINT`, { statusCode: status, cause: error });
     if (name === "NoSuchKey" || status === 404) return new StorageError(location, "not found", { statusCode: 404, cause: error });
     if (status === 401 || status === 403) {
@@ -23,4 +22,10 @@ export function describeS3Error(location: string, bucket: string, error: unknown
         return new StorageError(location, `S3 error ${String(name)} (HTTP ${status}): ${message}`, { statusCode: status, retryable: status === 429 || status >= 500, cause: error });
     }
     return new StorageError(location, `S3 request failed: ${message}`, { retryable: true, cause: error });
+}
+
+/** The HTTP status of an AWS SDK service error (`$metadata.httpStatusCode`); checked by shape so the SDK loads lazily. */
+export function httpStatusOf(error: unknown): number | undefined {
+    const metadata = (error as { $metadata?: { httpStatusCode?: unknown } } | null)?.$metadata;
+    return typeof metadata?.httpStatusCode === "number" ? metadata.httpStatusCode : undefined;
 }

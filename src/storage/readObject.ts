@@ -1,8 +1,5 @@
-import { GetObjectCommand } from "@aws-sdk/client-s3";
 import type { ServiceConfig } from "../config/loadConfig.js";
 import { retryWithBackoff } from "../util/retryWithBackoff.js";
-import { createGcsStorageClient } from "./createGcsStorageClient.js";
-import { createS3StorageClient } from "./createS3StorageClient.js";
 import { describeGcsError, isTransientGcsError } from "./describeGcsError.js";
 import { describeS3Error } from "./describeS3Error.js";
 import { parseObjectUri } from "./parseObjectUri.js";
@@ -22,7 +19,7 @@ function tooLarge(uri: string, size: number, maxBytes: number): StorageError {
 
 /**
  * Reads a whole object into memory: `s3://` with the storage.s3 settings, `gs://` with storage.gcs (GCS_RETRIES
- * apply), or `http(s)://`. Used for batch inputs (`batch_url`).
+ * apply), or `http(s)://`. Used for batch inputs (`batch_url`). The cloud SDKs are imported on first use.
  */
 export async function readObject(uri: string, config: ServiceConfig, options: ReadObjectOptions = {}): Promise<Buffer> {
     const parsed = parseObjectUri(uri);
@@ -30,6 +27,7 @@ export async function readObject(uri: string, config: ServiceConfig, options: Re
     const signal = options.signal;
     switch (parsed.scheme) {
         case "s3": {
+            const [{ GetObjectCommand }, { createS3StorageClient }] = await Promise.all([import("@aws-sdk/client-s3"), import("./createS3StorageClient.js")]);
             const client = createS3StorageClient(config.storage.s3);
             try {
                 const response = await client.send(new GetObjectCommand({ Bucket: parsed.bucket, Key: parsed.key }), { abortSignal: signal });
@@ -48,6 +46,7 @@ export async function readObject(uri: string, config: ServiceConfig, options: Re
             }
         }
         case "gs": {
+            const { createGcsStorageClient } = await import("./createGcsStorageClient.js");
             const gcs = config.storage.gcs;
             const file = createGcsStorageClient(gcs).bucket(parsed.bucket).file(parsed.key);
             return retryWithBackoff(

@@ -11,7 +11,7 @@ export interface StorageHealthReport {
 async function checkSink(mode: "s3" | "gcs", bucket: string | undefined, config: ServiceConfig): Promise<SinkHealth> {
     if (bucket === undefined || bucket === "") return "not_configured";
     try {
-        return await createOutputSink(mode, config).health();
+        return await (await createOutputSink(mode, config)).health();
     } catch {
         // A configured bucket with unusable settings (half a key pair, unreadable key file) is an error, not absent.
         return "error";

@@ -66,7 +66,7 @@ describe("s3 sink against s3rver", () => {
     it("uploads a JSON document under <prefix>/<yyyy>/<mm>/<dd>/<jobId>.json and the object holds exactly those bytes", async () => {
         const config = configFrom({ ...credentials, S3_ENDPOINT: endpoint, S3_BUCKET: "outputs", S3_PREFIX: "team/out/", S3_FORCE_PATH_STYLE: "true" });
         const value = { id: "chatcmpl-1", choices: [{ message: { role: "assistant", content: "héllo ✓" } }] };
-        const result = await createOutputSink("s3", config).write(jsonDocument("job-123", value));
+        const result = await (await createOutputSink("s3", config)).write(jsonDocument("job-123", value));
         const body = JSON.stringify(value);
         expect(result).toEqual({ mode: "s3", output: { uri: "s3://outputs/team/out/2025/03/07/job-123.json", bytes: Buffer.byteLength(body), format: "json" } });
         const stored = await fetchObject("team/out/2025/03/07/job-123.json");
@@ -85,7 +85,7 @@ describe("s3 sink against s3rver", () => {
             CLOUDRU_S3_FORCE_PATH_STYLE: "true"
         });
         const lines = `${JSON.stringify({ a: 1 })}\n${JSON.stringify({ b: 2 })}\n`;
-        const result = await createOutputSink("s3", config).write({ jobId: "batch/../7", body: lines, format: "jsonl", createdAt: CREATED });
+        const result = await (await createOutputSink("s3", config)).write({ jobId: "batch/../7", body: lines, format: "jsonl", createdAt: CREATED });
         // The default prefix, and a job id that cannot add path levels.
         expect(result.output).toMatchObject({ uri: "s3://outputs/mentator/outputs/2025/03/07/batch_.._7.jsonl", format: "jsonl" });
         const stored = await fetchObject("mentator/outputs/2025/03/07/batch_.._7.jsonl");
@@ -114,17 +114,17 @@ describe("s3 sink against s3rver", () => {
 
     it("fails with a message naming the bucket when it does not exist", async () => {
         const config = configFrom({ ...credentials, S3_ENDPOINT: endpoint, S3_BUCKET: "no-such-bucket", S3_FORCE_PATH_STYLE: "true" });
-        const error = await createOutputSink("s3", config).write(jsonDocument("j", {})).catch((caught: unknown) => caught);
+        const error = await (await createOutputSink("s3", config)).write(jsonDocument("j", {})).catch((caught: unknown) => caught);
         expect(error).toBeInstanceOf(StorageError);
         expect((error as Error).message).toMatch(/bucket "no-such-bucket" does not exist; check S3_BUCKET/);
     });
 
-    it("names the environment variable when the bucket or half of the key pair is missing", () => {
+    it("names the environment variable when the bucket or half of the key pair is missing", async () => {
         const noBucket = configFrom({ ...credentials, S3_ENDPOINT: endpoint });
-        expect(() => createOutputSink("s3", noBucket)).toThrow(StorageConfigError);
-        expect(() => createOutputSink("s3", noBucket)).toThrow(/set S3_BUCKET/);
+        await expect(createOutputSink("s3", noBucket)).rejects.toThrow(StorageConfigError);
+        await expect(createOutputSink("s3", noBucket)).rejects.toThrow(/set S3_BUCKET/);
         const halfKey = configFrom({ S3_ENDPOINT: endpoint, S3_BUCKET: "outputs", S3_ACCESS_KEY_ID: "S3RVER" });
-        expect(() => createOutputSink("s3", halfKey)).toThrow(/S3_SECRET_ACCESS_KEY is not/);
+        await expect(createOutputSink("s3", halfKey)).rejects.toThrow(/S3_SECRET_ACCESS_KEY is not/);
     });
 });
 
@@ -171,7 +171,7 @@ describe("gcs sink against a fake GCS JSON API with the real @google-cloud/stora
         gcs.failUploads("503", "reset", "503");
         const config = gcsConfig({ GCS_RETRIES: "3", GCS_PREFIX: "runs" });
         const value = { choices: [{ text: "ünïcode output" }] };
-        const result = await createOutputSink("gcs", config).write(jsonDocument("job-gcs-1", value));
+        const result = await (await createOutputSink("gcs", config)).write(jsonDocument("job-gcs-1", value));
         const key = "runs/2025/03/07/job-gcs-1.json";
         expect(result).toEqual({ mode: "gcs", output: { uri: `gs://outputs/${key}`, bytes: Buffer.byteLength(JSON.stringify(value)), format: "json" } });
         const stored = gcs.objects.get(`outputs/${key}`)!;
@@ -190,20 +190,20 @@ describe("gcs sink against a fake GCS JSON API with the real @google-cloud/stora
     it("gives up after GCS_RETRIES retries with a clear error, and does not retry a 403", async () => {
         gcs.failUploads("503", "503", "503", "503");
         const config = gcsConfig({ GCS_RETRIES: "2", GCS_PREFIX: "exhausted" });
-        await expect(createOutputSink("gcs", config).write(jsonDocument("job-x", { a: 1 }))).rejects.toThrow(/upload failed after 3 attempts.*503/);
+        await expect((await createOutputSink("gcs", config)).write(jsonDocument("job-x", { a: 1 }))).rejects.toThrow(/upload failed after 3 attempts.*503/);
         expect(uploadsOf("exhausted/2025/03/07/job-x.json")).toHaveLength(3);
         gcs.clearFailures();
 
         const forbidden = gcsConfig({ GCS_RETRIES: "3", GCS_PREFIX: "forbidden" });
         gcs.failUploads("403");
-        await expect(createOutputSink("gcs", forbidden).write(jsonDocument("job-y", {}))).rejects.toThrow(/access denied \(HTTP 403\); check GOOGLE_APPLICATION_CREDENTIALS/);
+        await expect((await createOutputSink("gcs", forbidden)).write(jsonDocument("job-y", {}))).rejects.toThrow(/access denied \(HTTP 403\); check GOOGLE_APPLICATION_CREDENTIALS/);
         expect(uploadsOf("forbidden/2025/03/07/job-y.json")).toHaveLength(1);
     });
 
     it("GCS_VALIDATE catches an object whose checksum differs from the bytes sent, and uploads again", async () => {
         gcs.failUploads("corrupt");
         const config = gcsConfig({ GCS_PREFIX: "validated" });
-        await createOutputSink("gcs", config).write(jsonDocument("job-v", { text: "checked" }));
+        await (await createOutputSink("gcs", config)).write(jsonDocument("job-v", { text: "checked" }));
         const key = "validated/2025/03/07/job-v.json";
         expect(uploadsOf(key)).toHaveLength(2);
         expect(gcs.objects.get(`outputs/${key}`)!.data.toString()).toBe(JSON.stringify({ text: "checked" }));
@@ -211,7 +211,7 @@ describe("gcs sink against a fake GCS JSON API with the real @google-cloud/stora
         // With validation off the corrupted object is accepted: the check above is what caught it.
         gcs.failUploads("corrupt");
         const unchecked = gcsConfig({ GCS_PREFIX: "unchecked", GCS_VALIDATE: "false" });
-        await createOutputSink("gcs", unchecked).write(jsonDocument("job-v", { text: "checked" }));
+        await (await createOutputSink("gcs", unchecked)).write(jsonDocument("job-v", { text: "checked" }));
         expect(uploadsOf("unchecked/2025/03/07/job-v.json")).toHaveLength(1);
         expect(gcs.objects.get("outputs/unchecked/2025/03/07/job-v.json")!.data.toString()).not.toBe(JSON.stringify({ text: "checked" }));
 
@@ -221,7 +221,7 @@ describe("gcs sink against a fake GCS JSON API with the real @google-cloud/stora
 
     it("GCS_PUBLIC uploads with the publicRead ACL and returns a public URL that serves the object", async () => {
         const config = gcsConfig({ GCS_PUBLIC: "true", GCS_PREFIX: "public" });
-        const result = await createOutputSink("gcs", config).write(jsonDocument("job-p", { ok: true }));
+        const result = await (await createOutputSink("gcs", config)).write(jsonDocument("job-p", { ok: true }));
         const key = "public/2025/03/07/job-p.json";
         expect(result.output).toEqual({ uri: `gs://outputs/${key}`, url: `${gcs.url}/outputs/${key}`, bytes: 11, format: "json" });
         expect(uploadsOf(key).length).toBe(1);
@@ -231,13 +231,13 @@ describe("gcs sink against a fake GCS JSON API with the real @google-cloud/stora
         expect(response.status).toBe(200);
         expect(await response.json()).toEqual({ ok: true });
         // A private object is not served without a signature.
-        await createOutputSink("gcs", gcsConfig({ GCS_PREFIX: "private" })).write(jsonDocument("job-q", {}));
+        await (await createOutputSink("gcs", gcsConfig({ GCS_PREFIX: "private" }))).write(jsonDocument("job-q", {}));
         expect((await fetch(`${gcs.url}/outputs/private/2025/03/07/job-q.json`)).status).toBe(403);
     });
 
     it("returns a V4 signed read URL when GCS_SIGNED_URL_TTL > 0; the fake verifies its signature with the key's public half", async () => {
         const config = gcsConfig({ GCS_SIGNED_URL_TTL: "600", GCS_PREFIX: "signed", GOOGLE_APPLICATION_CREDENTIALS: keyFile });
-        const result = await createOutputSink("gcs", config).write(jsonDocument("job-s", { signed: "yes" }));
+        const result = await (await createOutputSink("gcs", config)).write(jsonDocument("job-s", { signed: "yes" }));
         const output = result.output as { uri: string; url: string };
         expect(output.uri).toBe("gs://outputs/signed/2025/03/07/job-s.json");
         const signed = new URL(output.url);
@@ -263,7 +263,7 @@ describe("gcs sink against a fake GCS JSON API with the real @google-cloud/stora
 
     it("reads gs:// objects (batch inputs) through a 503, and reports health", async () => {
         const config = gcsConfig({ GCS_PREFIX: "inputs" });
-        await createOutputSink("gcs", config).write({ jobId: "in", body: '{"x":1}\n{"x":2}\n', format: "jsonl", createdAt: CREATED });
+        await (await createOutputSink("gcs", config)).write({ jobId: "in", body: '{"x":1}\n{"x":2}\n', format: "jsonl", createdAt: CREATED });
         gcs.failAny("503");
         const text = (await readObject("gs://outputs/inputs/2025/03/07/in.jsonl", config)).toString("utf8");
         expect(text).toBe('{"x":1}\n{"x":2}\n');
@@ -273,20 +273,16 @@ describe("gcs sink against a fake GCS JSON API with the real @google-cloud/stora
         expect(await storageHealth(gcsConfig({ GCS_BUCKET: "no-such-bucket" }))).toEqual({ s3: "not_configured", gcs: "error" });
     });
 
-    it("names the environment variable for a missing bucket, an unreadable key file and a TTL over seven days", () => {
-        expect(() => createOutputSink("gcs", configFrom({ GCS_ENDPOINT: gcs.url }))).toThrow(/set GCS_BUCKET/);
-        expect(() => createOutputSink("gcs", gcsConfig({ GOOGLE_APPLICATION_CREDENTIALS: "/nonexistent/key.json" }))).toThrow(
+    it("names the environment variable for a missing bucket, an unreadable key file and a TTL over seven days", async () => {
+        await expect(createOutputSink("gcs", configFrom({ GCS_ENDPOINT: gcs.url }))).rejects.toThrow(/set GCS_BUCKET/);
+        await expect(createOutputSink("gcs", gcsConfig({ GOOGLE_APPLICATION_CREDENTIALS: "/nonexistent/key.json" }))).rejects.toThrow(
             /GOOGLE_APPLICATION_CREDENTIALS .*\/nonexistent\/key\.json.*cannot be read/
         );
-        expect(() => createOutputSink("gcs", gcsConfig({ GCS_SIGNED_URL_TTL: String(8 * 24 * 3600) }))).toThrow(/GCS_SIGNED_URL_TTL .*at most 604800/);
-        const error = (() => {
-            try {
-                createOutputSink("gcs", configFrom({}));
-                return undefined;
-            } catch (caught) {
-                return caught;
-            }
-        })();
+        await expect(createOutputSink("gcs", gcsConfig({ GCS_SIGNED_URL_TTL: String(8 * 24 * 3600) }))).rejects.toThrow(/GCS_SIGNED_URL_TTL .*at most 604800/);
+        const error = await createOutputSink("gcs", configFrom({})).then(
+            () => undefined,
+            (caught: unknown) => caught
+        );
         expect(error).toBeInstanceOf(StorageConfigError);
         expect((error as StorageConfigError).variable).toBe("GCS_BUCKET");
     });

@@ -68,7 +68,7 @@ beforeEach(() => {
     deps = {
         inference,
         defaultModelId: () => "fake",
-        createSink: (mode) => (mode === "base64" ? new Base64Sink() : new InlineSink()),
+        createSink: async (mode) => (mode === "base64" ? new Base64Sink() : new InlineSink()),
         defaultOutputMode: "inline",
         readBatchUrl: async (url) => {
             const text = batchFiles.get(url);
@@ -171,7 +171,7 @@ describe("runJobOnce", () => {
 
     it("validates raw input even when it looks parsed, and checks the sink before generating", async () => {
         await expect(runJobOnce({ kind: "single", request: {} }, deps, { signal: signal() })).rejects.toThrow(/^input\.kind: unknown field/);
-        deps.createSink = (mode) => {
+        deps.createSink = async (mode) => {
             throw new Error(`output mode ${mode} needs a bucket`);
         };
         await expect(runJobOnce({ prompt: "x", output: "s3" }, deps, { signal: signal() })).rejects.toThrow("output mode s3 needs a bucket");

@@ -1,9 +1,8 @@
 import { InvalidArgumentError, type Command } from "commander";
-import { getModuleVersion } from "node-llama-cpp";
 import type { EngineKind, ModelOverride } from "../../config/schema.js";
 import { chooseEngine, type EngineChoice } from "../../engine/chooseEngine.js";
 import { locateLlamaServer, readLlamaCppRelease, type EngineDirs, type LlamaServerLocation } from "../../engine/llamaServer/locateLlamaServer.js";
-import { loadLlamaRuntime, type LlamaRuntime, type RuntimeLog } from "../../engine/nodeLlamaCpp/loadLlamaRuntime.js";
+import type { LlamaRuntime, RuntimeLog } from "../../engine/nodeLlamaCpp/loadLlamaRuntime.js";
 import { BackendUnavailableError } from "../../hardware/BackendUnavailableError.js";
 import { chooseBackend } from "../../hardware/chooseBackend.js";
 import { detectHardware } from "../../hardware/detectHardware.js";
@@ -90,7 +89,8 @@ export async function runDoctor(options: RunDoctorOptions): Promise<DoctorReport
             warn: (obj, msg) => nodeLlamaCpp.warnings.push(typeof obj === "string" ? obj : msg ?? JSON.stringify(obj))
         };
         try {
-            const runtime = await (options.loadRuntime ?? loadLlamaRuntime)(choice, log);
+            const loadRuntime = options.loadRuntime ?? (await import("../../engine/nodeLlamaCpp/loadLlamaRuntime.js")).loadLlamaRuntime;
+            const runtime = await loadRuntime(choice, log);
             nodeLlamaCpp.loadedBackend = runtime.backend;
             nodeLlamaCpp.fallbacks = runtime.fallbacks;
             try {
@@ -233,6 +233,7 @@ function parseGpuRequest(value: string): GpuRequest {
 
 async function readNodeLlamaCppVersion(): Promise<string | null> {
     try {
+        const { getModuleVersion } = await import("node-llama-cpp");
         return await getModuleVersion();
     } catch {
         return null;

@@ -100,7 +100,7 @@ async function runJob(options: RunOptions, command: Command): Promise<number> {
         // The operator's flag wins over the job's own choice (request `output`, then `input.output`).
         const mode = options.output ?? job.request.output ?? job.parsed.output ?? config.jobs.outputMode;
         // A sink that is not configured fails now, before a model is loaded.
-        createOutputSink(mode, config, { log });
+        await createOutputSink(mode, config, { log });
 
         service = await createCommandService(config, log);
         service.startDefaultModel();
