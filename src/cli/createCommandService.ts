@@ -1,6 +1,6 @@
 import { DatabaseError } from "../db/DatabaseError.js";
 import type { ServiceConfig } from "../config/loadConfig.js";
-import { MentatorService } from "../service/MentatorService.js";
+import type { MentatorService } from "../service/MentatorService.js";
 import type { Logger } from "../util/logger.js";
 
 /**
@@ -8,6 +8,8 @@ import type { Logger } from "../util/logger.js";
  * data directory whose database cannot be opened (read-only volume, locked) falls back to an in-memory one.
  */
 export async function createCommandService(config: ServiceConfig, log: Logger): Promise<MentatorService> {
+    // Imported here so that the CLI's other commands do not load the service (engines, jobs, metrics) at start.
+    const { MentatorService } = await import("../service/MentatorService.js");
     try {
         return await MentatorService.create({ config, log });
     } catch (error) {

@@ -24,7 +24,6 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
             const given = request.headers["x-request-id"];
             return typeof given === "string" && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
         },
-        disableRequestLogging: false,
         return503OnClosing: true,
         forceCloseConnections: "idle"
     });

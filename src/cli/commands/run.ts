@@ -7,7 +7,7 @@ import { JobInputError } from "../../jobs/JobInputError.js";
 import { jobRequestSchema } from "../../jobs/jobRequestSchema.js";
 import { parseJobInput } from "../../jobs/parseJobInput.js";
 import { runJobOnce } from "../../jobs/runJobOnce.js";
-import { MentatorService } from "../../service/MentatorService.js";
+import type { MentatorService } from "../../service/MentatorService.js";
 import { createOutputSink } from "../../storage/createOutputSink.js";
 import type { OutputMode, SinkResult } from "../../storage/OutputSink.js";
 import { createLogger } from "../../util/logger.js";

@@ -1,8 +1,7 @@
 import { InvalidArgumentError, type Command } from "commander";
 import { loadConfig } from "../../config/loadConfig.js";
-import { buildApp } from "../../http/buildApp.js";
 import { buildHealthReport } from "../../service/buildHealthReport.js";
-import { MentatorService } from "../../service/MentatorService.js";
+import type { MentatorService } from "../../service/MentatorService.js";
 import { StorageHealthMonitor } from "../../storage/StorageHealthMonitor.js";
 import { createLogger } from "../../util/logger.js";
 import { EXIT_FAILURE, EXIT_OK } from "../exitCodes.js";
@@ -84,7 +83,11 @@ async function serve(command: Command, options: ServeOptions): Promise<number> {
     // Checked while the service starts; /health then reads the latest result without waiting on the buckets.
     const storage = new StorageHealthMonitor(config);
     const firstStorageCheck = storage.refresh();
+    // The service, then the default model's load, then the HTTP layer: modules are imported in that order so
+    // the model (a llama-server child loads in parallel) starts loading as early as possible; readiness waits
+    // for both.
     try {
+        const { MentatorService } = await import("../../service/MentatorService.js");
         service = await MentatorService.create({ config, log });
     } catch (error) {
         return reportError(error);
@@ -93,7 +96,9 @@ async function serve(command: Command, options: ServeOptions): Promise<number> {
         await service.stop();
         return EXIT_OK;
     }
+    service.startDefaultModel();
 
+    const { buildApp } = await import("../../http/buildApp.js");
     await firstStorageCheck;
     const app = buildApp({
         log,
@@ -132,7 +137,6 @@ async function serve(command: Command, options: ServeOptions): Promise<number> {
         await service.stop();
         return reportError(new Error(`cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`));
     }
-    service.startDefaultModel();
     // Jobs start taking work once model preparation is over (the default model is loading by then).
     void service.supply.run().then(() => service.jobs.start());
     if (shutdownRequested) void shutdown?.();

@@ -8,7 +8,7 @@ import { findTestInput, TEST_INPUT_FILE, type TestInput } from "../../jobs/worke
 import { RunPodHttpQueue } from "../../jobs/worker/RunPodHttpQueue.js";
 import { RunPodWorker } from "../../jobs/worker/RunPodWorker.js";
 import { hasRunPodQueue, readRunPodWorkerSettings } from "../../jobs/worker/RunPodWorkerSettings.js";
-import { MentatorService } from "../../service/MentatorService.js";
+import type { MentatorService } from "../../service/MentatorService.js";
 import { createLogger, type Logger } from "../../util/logger.js";
 import { abortOnSignals } from "../abortOnSignals.js";
 import { createCommandService } from "../createCommandService.js";
