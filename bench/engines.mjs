@@ -87,13 +87,14 @@ const WORKLOAD = options.quick
           decodeReps: 3,
           shortPromptWords: 32,
           promptTokens: 512,
-          promptReps: 3,
+          // Prompt rates vary by ±5 % between single requests on the shared CPU box: six samples per round.
+          promptReps: 6,
           ttftReps: options.gpu ? 40 : 20,
           ttftMaxTokens: 2,
           concurrency: options.gpu ? [1, 8, 32] : [1, 2, 4],
           aggregateTokens: 128,
-          aggregateReps: options.gpu ? 3 : 2,
-          coldStartReps: 3
+          aggregateReps: 3,
+          coldStartReps: 5
       };
 
 const outDir = resolve(process.env.MENTATOR_BENCH_OUT ?? join(root, "bench", "out"));
@@ -485,6 +486,8 @@ const json = {
         contextPerStream: WORKLOAD.contextSize,
         slots: WORKLOAD.parallel,
         flashAttention: "auto",
+        // Read by Node when a side starts; it sizes the thread pool node-llama-cpp's native calls run on (c).
+        uvThreadpoolSize: process.env.UV_THREADPOOL_SIZE ?? "unset (Node's default, 4)",
         rounds: options.rounds,
         llamaServer: engine.binary,
         llamaCppRelease: engine.release
@@ -492,10 +495,10 @@ const json = {
     workload: WORKLOAD,
     definitions: {
         decodeTps: "(completion tokens - 1) / (time of last text chunk - time of first), one stream, EOS ignored; median",
-        promptTps: "usage.prompt_tokens / time to first text chunk, max_tokens 1, client-measured; median",
+        promptTps: `usage.prompt_tokens / time to first text chunk, max_tokens 1, client-measured; median of ${WORKLOAD.promptReps} per round`,
         ttft: "request sent to first non-empty text chunk, short prompt, one stream; p50/p95 over all samples",
-        aggregateTps: "sum of completion tokens / wall time from sending all requests to the last stream's end; median",
-        coldStart: "process spawn to the first 200 from /health (a) or /health/ready (b, c), polled every 10 ms; median",
+        aggregateTps: `sum of completion tokens / wall time from sending all requests to the last stream's end; median of ${WORKLOAD.aggregateReps} per round`,
+        coldStart: `process spawn to the first 200 from /health (a) or /health/ready (b, c), polled every 10 ms; median of ${WORKLOAD.coldStartReps} per round`,
         peakRss: "sum of VmHWM over the server's process tree (llama-server children included), MB = 10^6 bytes"
     },
     prompts: prompts.map((prompt) => ({ tokens: prompt.tokens, words: prompt.text.split(" ").length })),
