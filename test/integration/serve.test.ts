@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
@@ -134,6 +135,23 @@ describe("mentator serve", () => {
         const result = await runCli(["serve", "--data-dir", tempDataDir(), "--port", "0", "--gpu", "cuda"]);
         expect(result.code).toBe(1);
         expect(result.stderr).toMatch(/cuda/i);
+    });
+
+    it("exits 1 naming the address when the port is taken, and stops the default model it had started loading", async () => {
+        const dataDir = tempDataDir();
+        await makeTinyModel(join(dataDir, "models"));
+        const blocker = createServer();
+        await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+        const port = (blocker.address() as AddressInfo).port;
+        try {
+            // Exiting at all shows the load begun before listening was stopped rather than awaited or left behind.
+            const result = await runCli(["serve", "--data-dir", dataDir, "--port", String(port)]);
+            expect(result.code).toBe(1);
+            expect(result.stderr).toContain(`cannot listen on 127.0.0.1:${port}`);
+            expect(result.stderr).toContain("EADDRINUSE");
+        } finally {
+            blocker.close();
+        }
     });
 
     it("exits 1 with a clear message when the DB file is not a database", async () => {
