@@ -20,7 +20,7 @@ export interface JobDeps {
     defaultModelId(): string | undefined;
     /** Why there is no default model (for the error message). */
     noDefaultModelReason?(): string | undefined;
-    /** The sink for an output mode; throws (StorageConfigError) when that mode is not configured. */
+    /** The sink for an output mode; rejects (StorageConfigError) when that mode is not configured. */
     createSink(mode: OutputMode): Promise<OutputSink>;
     /** Mode when neither the caller nor the input asks for one (config jobs.outputMode / OUTPUT_MODE). */
     defaultOutputMode: OutputMode;

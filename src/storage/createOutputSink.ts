@@ -14,7 +14,7 @@ export interface CreateOutputSinkOptions {
 const sinkCache = new WeakMap<ServiceConfig, Map<OutputMode, Promise<OutputSink>>>();
 
 /**
- * The sink for an output mode, built from `storage.s3` / `storage.gcs`. Throws a StorageConfigError naming the
+ * The sink for an output mode, built from `storage.s3` / `storage.gcs`. Rejects with a StorageConfigError naming the
  * environment variable to set when the mode cannot work (no bucket, half an S3 key pair, unreadable
  * GOOGLE_APPLICATION_CREDENTIALS, GCS_SIGNED_URL_TTL over seven days).
  */

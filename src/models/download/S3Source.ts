@@ -1,5 +1,6 @@
 import type { Readable } from "node:stream";
-import { GetObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { httpStatusOf } from "../../storage/describeS3Error.js";
 import { DownloadError } from "./DownloadError.js";
 import { classifyNetworkError } from "./classifyNetworkError.js";
 import type { ModelSource, SourceMetadata, SourceStream } from "./ModelSource.js";
@@ -69,7 +70,7 @@ export class S3Source implements ModelSource {
             );
         } catch (error) {
             if (signal.aborted) throw signal.reason ?? error;
-            const status = error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
+            const status = httpStatusOf(error);
             // 412: the object changed since the partial was written; 416: the partial is complete or too long.
             if (ranged && (status === 412 || status === 416)) return this.open(0, undefined, signal);
             throw this.describe(error, status);
