@@ -2,6 +2,7 @@ import { mkdtempSync } from "node:fs";
 import fs from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { chooseEngine } from "../../src/engine/chooseEngine.js";
 import { ContextLengthExceededError, EngineRequestError, EngineUnavailableError, UnsupportedRequestError } from "../../src/engine/engineErrors.js";
@@ -13,42 +14,56 @@ import { highByteTokenIds, isUtf8Fault } from "../../src/engine/llamaServer/utf8
 import { GenerationStreamReader } from "../../src/engine/openAiCompat/GenerationStreamReader.js";
 import { OpenAiCompatClient } from "../../src/engine/openAiCompat/OpenAiCompatClient.js";
 import { toChatCompletionBody, toCompletionBody } from "../../src/engine/openAiCompat/toOpenAiBodies.js";
-import { readSseEvents } from "../../src/engine/readSseEvents.js";
+import { readSseStream, SseDecoder, type SseEvent } from "../../src/engine/SseDecoder.js";
 import type { GenerationDelta } from "../../src/engine/types.js";
 import { toHttpError } from "../../src/http/errors.js";
 
-async function* chunks(...parts: string[]): AsyncGenerator<Uint8Array> {
-    for (const part of parts) yield Buffer.from(part);
-}
-
-async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
-    const items: T[] = [];
-    for await (const item of iterable) items.push(item);
-    return items;
+/** The events an SseDecoder reports for these chunks, then the end of the body. */
+function decode(...parts: (string | Uint8Array)[]): SseEvent[] {
+    const events: SseEvent[] = [];
+    const decoder = new SseDecoder((event) => events.push(event));
+    for (const part of parts) decoder.push(typeof part === "string" ? Buffer.from(part) : part);
+    decoder.end();
+    return events;
 }
 
 const present: LlamaServerLocation = { found: true, path: "/e/cpu/llama-server", source: "engineDir", backend: "cpu", release: "v1", reason: "prebuilt /e/cpu/llama-server" };
 const absent: LlamaServerLocation = { found: false, backend: "cuda", release: "v1", reason: "no llama-server for cuda" };
 
-describe("readSseEvents", () => {
-    it("splits events across chunk boundaries, CRLF included, and skips comments", async () => {
-        const events = await collect(readSseEvents(chunks("data: {\"a\":1}\r", "\n\r\n: ping\n\nevent: x\ndata: one\ndata: two\n\ndata: [DO", "NE]\n\n")));
-        expect(events).toEqual([
+describe("SseDecoder", () => {
+    it("splits events across chunk boundaries, CRLF and lone CR included, and skips comments", () => {
+        expect(decode("data: {\"a\":1}\r", "\n\r\n: ping\n\nevent: x\ndata: one\ndata: two\n\ndata: [DO", "NE]\n\n", "data: cr\r\r")).toEqual([
             { event: "message", data: "{\"a\":1}" },
             { event: "x", data: "one\ntwo" },
-            { event: "message", data: "[DONE]" }
+            { event: "message", data: "[DONE]" },
+            { event: "message", data: "cr" }
         ]);
     });
 
-    it("decodes UTF-8 split between chunks and flushes a last event without a blank line", async () => {
+    it("decodes UTF-8 split between chunks and flushes a last event without a blank line", () => {
         const bytes = Buffer.from("data: h\u00e9llo\n");
-        const events = await collect(readSseEvents(chunks(bytes.subarray(0, 8).toString("latin1"), "")));
-        expect(events.length).toBe(1);
-        const split = await collect(readSseEvents((async function* () {
-            yield bytes.subarray(0, 8);
-            yield bytes.subarray(8);
-        })()));
-        expect(split).toEqual([{ event: "message", data: "h\u00e9llo" }]);
+        expect(decode(bytes.subarray(0, 8), bytes.subarray(8))).toEqual([{ event: "message", data: "h\u00e9llo" }]);
+        expect(decode("data: last")).toEqual([{ event: "message", data: "last" }]);
+    });
+
+    it("reads a stream until its end, stops early on request, and rejects when the body breaks", async () => {
+        const seen: string[] = [];
+        await readSseStream(Readable.from([Buffer.from("data: 1\n\ndata: [DONE]\n\ndata: after\n\n")]), (event) => {
+            seen.push(event.data);
+            return event.data === "[DONE]" ? "stop" : undefined;
+        });
+        expect(seen).toEqual(["1", "[DONE]"]);
+
+        const broken = new Readable({ read() {} });
+        const reading = readSseStream(broken, () => undefined);
+        broken.push(Buffer.from("data: partial"));
+        broken.destroy(new Error("socket hang up"));
+        await expect(reading).rejects.toThrow("socket hang up");
+
+        const thrown = readSseStream(Readable.from([Buffer.from("data: x\n\n")]), () => {
+            throw new Error("not JSON");
+        });
+        await expect(thrown).rejects.toThrow("not JSON");
     });
 });
 

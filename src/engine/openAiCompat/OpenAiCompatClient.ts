@@ -1,5 +1,5 @@
 import { ContextLengthExceededError, EngineRequestError, EngineUnavailableError, UnsupportedRequestError } from "../engineErrors.js";
-import { readSseEvents } from "../readSseEvents.js";
+import { readSseStream } from "../SseDecoder.js";
 import type { GenerationResult } from "../types.js";
 import type { GenerationStreamReader } from "./GenerationStreamReader.js";
 import { postJson } from "./postJson.js";
@@ -85,8 +85,8 @@ export class OpenAiCompatClient {
         const response = await this.post(url, body, signal);
         if (response.status !== 200) throw this.errorFor(response.status, await this.readText(response, signal));
         try {
-            for await (const event of readSseEvents(response.body)) {
-                if (event.data === "[DONE]") break;
+            await readSseStream(response.body, (event) => {
+                if (event.data === "[DONE]") return "stop";
                 const chunk = parseJson(event.data);
                 if (chunk === undefined) throw new EngineRequestError(this.options.modelId, `${this.options.peer} sent a stream event that is not JSON: ${event.data.slice(0, 200)}`);
                 if (chunk.error !== undefined) {
@@ -94,7 +94,7 @@ export class OpenAiCompatClient {
                     throw this.errorFor(typeof error.code === "number" ? error.code : 500, event.data);
                 }
                 reader.push(chunk);
-            }
+            });
         } catch (error) {
             throw this.networkError(error, "stream", signal);
         }

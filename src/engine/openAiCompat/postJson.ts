@@ -1,11 +1,12 @@
 import http, { type IncomingHttpHeaders } from "node:http";
 import https from "node:https";
+import type { Readable } from "node:stream";
 
 export interface JsonPostResponse {
     status: number;
     headers: IncomingHttpHeaders;
     /** The body as it arrives (an SSE stream is read from here). */
-    body: AsyncIterable<Uint8Array>;
+    body: Readable;
     /** Reads the whole body as text. */
     text(): Promise<string>;
 }
