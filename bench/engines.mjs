@@ -309,7 +309,22 @@ async function runSide(side, prompts) {
     }
     const running = await startSide(side, true);
     coldStartMs.push(running.readyMs);
-    const request = (prompt, maxTokens) => streamCompletion(running.url, completionBody(prompt, maxTokens));
+    const retried = [];
+    // A keep-alive connection closed by the server just as the client reuses it ("other side closed") fails a
+    // request that was never served; that sample is measured again (at most twice) and the retry is recorded.
+    const measured = async (what, run) => {
+        for (let attempt = 0; ; attempt++) {
+            try {
+                return await run();
+            } catch (error) {
+                const socketError = error instanceof TypeError && error.message === "fetch failed" && error.cause?.code === "UND_ERR_SOCKET";
+                if (!socketError || attempt >= 2) throw error;
+                retried.push({ what, error: String(error.cause?.message ?? error.message) });
+                log(`${side.label}: ${what}: ${error.cause?.message ?? error.message}; measuring it again`);
+            }
+        }
+    };
+    const request = (prompt, maxTokens) => measured("request", () => streamCompletion(running.url, completionBody(prompt, maxTokens)));
     try {
         await request(wordPrompt(1, 8), 4); // warm-up
         const decode = [];
@@ -325,12 +340,17 @@ async function runSide(side, prompts) {
         for (const streams of WORKLOAD.concurrency) {
             aggregate[streams] = [];
             for (let rep = 0; rep < WORKLOAD.aggregateReps; rep++) {
-                const started = performance.now();
-                const results = await Promise.all(
-                    Array.from({ length: streams }, (_, index) => request(wordPrompt(10_000 + streams * 100 + rep * streams + index, WORKLOAD.shortPromptWords), WORKLOAD.aggregateTokens))
-                );
-                const seconds = (performance.now() - started) / 1000;
-                aggregate[streams].push(results.reduce((sum, result) => sum + result.completionTokens, 0) / seconds);
+                const rate = await measured(`aggregate at ${streams}`, async () => {
+                    const started = performance.now();
+                    const results = await Promise.all(
+                        Array.from({ length: streams }, (_, index) =>
+                            streamCompletion(running.url, completionBody(wordPrompt(10_000 + streams * 100 + rep * streams + index, WORKLOAD.shortPromptWords), WORKLOAD.aggregateTokens))
+                        )
+                    );
+                    const seconds = (performance.now() - started) / 1000;
+                    return results.reduce((sum, result) => sum + result.completionTokens, 0) / seconds;
+                });
+                aggregate[streams].push(rate);
             }
         }
         running.sampler.sample();
@@ -346,7 +366,8 @@ async function runSide(side, prompts) {
             aggregateTps: aggregate,
             peakRssBytes: running.sampler.peakBytes(),
             peakRssMaxSumBytes: running.sampler.maxSumRss,
-            peakRssPerProcess: running.sampler.perProcess()
+            peakRssPerProcess: running.sampler.perProcess(),
+            retried
         };
     } catch (error) {
         throw new Error(`${error.message}\n--- ${side.label} log tail ---\n${running.logs().slice(-4000)}`, { cause: error });
