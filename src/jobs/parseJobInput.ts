@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import { UnsupportedRequestError } from "../engine/engineErrors.js";
-import { chatCompletionRequestSchema, completionRequestSchema, embeddingRequestSchema } from "../openai/requestSchemas.js";
+import { chatCompletionRequestSchema, completionRequestSchema, embeddingRequestSchema, type ChatCompletionRequest, type CompletionRequest } from "../openai/requestSchemas.js";
 import { toChatGenerationRequest, toTextGenerationRequests } from "../openai/toEngineRequest.js";
 import type { GenerationJob } from "../service/InferenceService.js";
 import type { OutputMode } from "../storage/OutputSink.js";
@@ -141,6 +141,37 @@ function modelOf(value: unknown): string | undefined {
     return typeof value === "string" && value !== "" ? value : undefined;
 }
 
+interface GenerateOptions {
+    includeUsage: boolean;
+    style: ResponseStyle;
+}
+
+/** A validated chat request as one generation job; conversion errors name `path`. */
+function chatJobRequest(request: ChatCompletionRequest, path: string, options: GenerateOptions): JobRequest {
+    return {
+        kind: "generate",
+        route: "/v1/chat/completions",
+        model: modelOf(request.model),
+        jobs: [{ kind: "chat", request: convert(path, () => toChatGenerationRequest(request)) }],
+        prompts: [],
+        echo: false,
+        ...options
+    };
+}
+
+/** A validated completion request as one generation job per prompt; conversion errors name `path`. */
+function completionJobRequest(request: CompletionRequest, path: string, options: GenerateOptions & { echo: boolean }): JobRequest {
+    const converted = convert(path, () => toTextGenerationRequests(request));
+    return {
+        kind: "generate",
+        route: "/v1/completions",
+        model: modelOf(request.model),
+        jobs: converted.map((item) => ({ kind: "completion", request: item })),
+        prompts: converted.map((item) => item.prompt),
+        ...options
+    };
+}
+
 /** `{openai_route, openai_input}`: one OpenAI request, validated like the HTTP API validates it. */
 function parseOpenAiRequest(route: unknown, body: unknown, prefix: string): JobRequest {
     const routePath = joinPath(prefix, ["openai_route"]);
@@ -152,30 +183,11 @@ function parseOpenAiRequest(route: unknown, body: unknown, prefix: string): JobR
     switch (route as OpenAiRoute) {
         case "/v1/chat/completions": {
             const request = validate(chatCompletionRequestSchema, body, inputPath);
-            return {
-                kind: "generate",
-                route: "/v1/chat/completions",
-                model: modelOf(request.model),
-                jobs: [{ kind: "chat", request: convert(inputPath, () => toChatGenerationRequest(request)) }],
-                prompts: [],
-                echo: false,
-                includeUsage: request.stream_options?.include_usage === true,
-                style: "openai"
-            };
+            return chatJobRequest(request, inputPath, { includeUsage: request.stream_options?.include_usage === true, style: "openai" });
         }
         case "/v1/completions": {
             const request = validate(completionRequestSchema, body, inputPath);
-            const converted = convert(inputPath, () => toTextGenerationRequests(request));
-            return {
-                kind: "generate",
-                route: "/v1/completions",
-                model: modelOf(request.model),
-                jobs: converted.map((item) => ({ kind: "completion", request: item })),
-                prompts: converted.map((item) => item.prompt),
-                echo: request.echo === true,
-                includeUsage: request.stream_options?.include_usage === true,
-                style: "openai"
-            };
+            return completionJobRequest(request, inputPath, { echo: request.echo === true, includeUsage: request.stream_options?.include_usage === true, style: "openai" });
         }
         case "/v1/embeddings": {
             const request = validate(embeddingRequestSchema, body, inputPath);
@@ -224,29 +236,10 @@ function parseShortForm(input: Record<string, unknown>, prefix: string): JobRequ
         input.messages !== undefined ? input.messages : input.apply_chat_template === true && typeof input.prompt === "string" ? [{ role: "user", content: input.prompt }] : undefined;
     if (chatMessages !== undefined) {
         const request = validate(chatCompletionRequestSchema, { ...sampling, model, messages: chatMessages }, prefix, prefixFor);
-        return {
-            kind: "generate",
-            route: "/v1/chat/completions",
-            model: modelOf(request.model),
-            jobs: [{ kind: "chat", request: convert(prefix, () => toChatGenerationRequest(request)) }],
-            prompts: [],
-            echo: false,
-            includeUsage: false,
-            style
-        };
+        return chatJobRequest(request, prefix, { includeUsage: false, style });
     }
     const request = validate(completionRequestSchema, { ...sampling, model, prompt: input.prompt }, prefix, prefixFor);
-    const converted = convert(prefix, () => toTextGenerationRequests(request));
-    return {
-        kind: "generate",
-        route: "/v1/completions",
-        model: modelOf(request.model),
-        jobs: converted.map((item) => ({ kind: "completion", request: item })),
-        prompts: converted.map((item) => item.prompt),
-        echo: false,
-        includeUsage: false,
-        style
-    };
+    return completionJobRequest(request, prefix, { echo: false, includeUsage: false, style });
 }
 
 /** One line of a batch: `{openai_route, openai_input}`, the short form, or an OpenAI Batch API line. */
