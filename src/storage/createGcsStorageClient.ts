@@ -5,6 +5,9 @@ import { StorageConfigError } from "./StorageConfigError.js";
 
 export type GcsStorageSettings = ServiceConfig["storage"]["gcs"];
 
+/** What a client needs of `storage.gcs` (model downloads pass only these). */
+export type GcsConnectionSettings = Pick<GcsStorageSettings, "projectId" | "credentialsFile" | "endpoint">;
+
 /** The bucket output uploads go to; a clear error naming GCS_BUCKET when there is none. */
 export function requireGcsBucket(settings: GcsStorageSettings): string {
     const bucket = settings.bucket ?? "";
@@ -23,7 +26,7 @@ export function gcsPublicBaseUrl(settings: GcsStorageSettings): string {
  * GCS_RETRIES / GCS_RETRY_BASE_SLEEP, so the number of attempts is the one the user configured.
  * With GCS_ENDPOINT set the library sends requests there without Google auth (emulators, tests).
  */
-export function createGcsStorageClient(settings: GcsStorageSettings): Storage {
+export function createGcsStorageClient(settings: GcsConnectionSettings): Storage {
     const keyFile = settings.credentialsFile ?? "";
     if (keyFile !== "") {
         try {

@@ -1,27 +1,10 @@
 import type { Readable } from "node:stream";
-import { Storage, type File } from "@google-cloud/storage";
+import type { File, Storage } from "@google-cloud/storage";
 import { DownloadError } from "./DownloadError.js";
 import { classifyNetworkError } from "./classifyNetworkError.js";
 import type { ModelSource, SourceMetadata, SourceStream } from "./ModelSource.js";
 
-/** The `storage.gcs` settings a download needs. */
-export interface GcsSourceSettings {
-    projectId?: string;
-    credentialsFile?: string;
-    /** Emulator or private endpoint (GCS_ENDPOINT); requests to it are sent without Google auth. */
-    endpoint?: string;
-}
-
 const SHA256_HEX = /^[0-9a-f]{64}$/;
-
-export function createGcsStorage(settings: GcsSourceSettings): Storage {
-    return new Storage({
-        projectId: settings.projectId,
-        keyFilename: settings.credentialsFile,
-        apiEndpoint: settings.endpoint !== undefined && settings.endpoint !== "" ? settings.endpoint : undefined,
-        retryOptions: { autoRetry: false }
-    });
-}
 
 /** `gs://bucket/key` through @google-cloud/storage; resumes pin the object generation the partial came from. */
 export class GcsSource implements ModelSource {

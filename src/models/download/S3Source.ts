@@ -1,40 +1,11 @@
 import type { Readable } from "node:stream";
-import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { httpStatusOf } from "../../storage/describeS3Error.js";
 import { DownloadError } from "./DownloadError.js";
 import { classifyNetworkError } from "./classifyNetworkError.js";
 import type { ModelSource, SourceMetadata, SourceStream } from "./ModelSource.js";
 
-/** The `storage.s3` settings a download needs. */
-export interface S3SourceSettings {
-    endpoint?: string;
-    region: string;
-    accessKeyId?: string;
-    secretAccessKey?: string;
-    forcePathStyle: boolean;
-}
-
 const SHA256_HEX = /^[0-9a-f]{64}$/;
-
-/** Creates the S3 client for model downloads from the service's storage.s3 settings (credentials: explicit, else AWS defaults). */
-export function createS3Client(settings: S3SourceSettings): S3Client {
-    // Node 20 is this package's supported runtime; the SDK's "upgrade to Node 22" notice would only clutter
-    // command output (`models pull s3://…` prints NDJSON/progress). Users can still opt in by setting it to "false".
-    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-    return new S3Client({
-        region: settings.region,
-        endpoint: settings.endpoint !== undefined && settings.endpoint !== "" ? settings.endpoint : undefined,
-        forcePathStyle: settings.forcePathStyle,
-        credentials:
-            settings.accessKeyId !== undefined && settings.secretAccessKey !== undefined
-                ? { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey }
-                : undefined,
-        // Our own sha256 covers integrity; SDK response validation breaks on ranged reads from some S3 clones.
-        responseChecksumValidation: "WHEN_REQUIRED",
-        requestChecksumCalculation: "WHEN_REQUIRED",
-        maxAttempts: 1
-    });
-}
 
 /** `s3://bucket/key` through the AWS SDK: ranged GetObject with If-Match for resume. */
 export class S3Source implements ModelSource {

@@ -1,15 +1,15 @@
-import type { GcsSourceSettings } from "./GcsSource.js";
 import { HttpSource } from "./HttpSource.js";
 import type { ModelSource } from "./ModelSource.js";
 import { parseModelUri, suggestedFileName } from "./parseModelUri.js";
 import { resolveHfSource, type HfSettings } from "./resolveHfSource.js";
-import type { S3SourceSettings } from "./S3Source.js";
+import type { GcsConnectionSettings } from "../../storage/createGcsStorageClient.js";
+import type { S3ConnectionSettings } from "../../storage/createS3StorageClient.js";
 
 /** Where the sources find their endpoints and credentials (from the service config). */
 export interface SourceSettings {
     hf: HfSettings;
-    s3: S3SourceSettings;
-    gcs: GcsSourceSettings;
+    s3: S3ConnectionSettings;
+    gcs: GcsConnectionSettings;
 }
 
 /**
@@ -24,12 +24,15 @@ export async function createModelSource(uri: string, settings: SourceSettings, s
         case "hf":
             return resolveHfSource(parsed, settings.hf, signal);
         case "s3": {
-            const { S3Source, createS3Client } = await import("./S3Source.js");
-            return new S3Source({ uri: parsed.uri, bucket: parsed.bucket, key: parsed.key, client: createS3Client(settings.s3), fileName: suggestedFileName(parsed) });
+            const [{ S3Source }, { createS3StorageClient }] = await Promise.all([import("./S3Source.js"), import("../../storage/createS3StorageClient.js")]);
+            // One attempt per request: the download loop retries and resumes with its own back-off.
+            const client = createS3StorageClient(settings.s3, { maxAttempts: 1 });
+            return new S3Source({ uri: parsed.uri, bucket: parsed.bucket, key: parsed.key, client, fileName: suggestedFileName(parsed) });
         }
         case "gs": {
-            const { GcsSource, createGcsStorage } = await import("./GcsSource.js");
-            return new GcsSource({ uri: parsed.uri, bucket: parsed.bucket, key: parsed.key, storage: createGcsStorage(settings.gcs), fileName: suggestedFileName(parsed) });
+            const [{ GcsSource }, { createGcsStorageClient }] = await Promise.all([import("./GcsSource.js"), import("../../storage/createGcsStorageClient.js")]);
+            const storage = createGcsStorageClient(settings.gcs);
+            return new GcsSource({ uri: parsed.uri, bucket: parsed.bucket, key: parsed.key, storage, fileName: suggestedFileName(parsed) });
         }
     }
 }
