@@ -4,6 +4,7 @@ import fs from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import type { GpuBackend } from "../../hardware/types.js";
+import { acquireLockFile } from "../../util/acquireLockFile.js";
 import { EngineBuildError } from "./EngineBuildError.js";
 import { ENGINE_BUILD_INFO_FILE, engineCacheFolder, LLAMA_SERVER_BINARY, locateLlamaServer, readHostSimd } from "./locateLlamaServer.js";
 
@@ -104,7 +105,8 @@ export async function buildLlamaServer(options: BuildLlamaServerOptions): Promis
     }
     const releaseDir = path.join(options.cacheDir, options.release);
     await fs.mkdir(releaseDir, { recursive: true });
-    const unlock = await lockBuild(path.join(releaseDir, `.lock-${options.backend}`));
+    const lockFile = path.join(releaseDir, `.lock-${options.backend}`);
+    const unlock = acquireLockFile(lockFile, (holder) => new EngineBuildError(`another build of this engine is running (pid ${holder.pid ?? "?"}, lock ${lockFile})`));
     try {
         await requireTool("cmake", ["--version"], "cmake is needed to build llama-server (Debian/Ubuntu: apt-get install cmake)");
         await requireTool("git", ["--version"], "git is needed to unpack node-llama-cpp's llama.cpp source bundle (apt-get install git)");
@@ -147,7 +149,7 @@ export async function buildLlamaServer(options: BuildLlamaServerOptions): Promis
         }
         return { binary, folder, cached: false, seconds };
     } finally {
-        await unlock();
+        unlock();
     }
 }
 
@@ -180,35 +182,6 @@ async function sameGenerator(buildDir: string, generator: string | undefined): P
     if (cache === undefined) return true;
     const match = /^CMAKE_GENERATOR:INTERNAL=(.*)$/m.exec(cache);
     return (match?.[1] ?? "") === (generator ?? "Unix Makefiles");
-}
-
-/** An exclusive lock file holding our pid; a lock whose owner is gone is taken over. */
-async function lockBuild(file: string): Promise<() => Promise<void>> {
-    for (let attempt = 0; attempt < 2; attempt++) {
-        try {
-            const handle = await fs.open(file, "wx");
-            await handle.writeFile(String(process.pid));
-            await handle.close();
-            return () => fs.rm(file, { force: true });
-        } catch (error) {
-            if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-            const owner = Number((await fs.readFile(file, "utf8").catch(() => "")).trim());
-            if (Number.isInteger(owner) && owner > 0 && isAlive(owner)) {
-                throw new EngineBuildError(`another build of this engine is running (pid ${owner}, lock ${file})`);
-            }
-            await fs.rm(file, { force: true });
-        }
-    }
-    throw new EngineBuildError(`cannot take the build lock ${file}`);
-}
-
-function isAlive(pid: number): boolean {
-    try {
-        process.kill(pid, 0);
-        return true;
-    } catch (error) {
-        return (error as NodeJS.ErrnoException).code === "EPERM";
-    }
 }
 
 async function hasTool(command: string, args: string[]): Promise<boolean> {
