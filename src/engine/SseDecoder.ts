@@ -28,9 +28,11 @@ export class SseDecoder {
     public push(chunk: Uint8Array): void {
         this.buffer += this.decoder.write(chunk as Buffer);
         let start = 0;
+        // Peers send "\n" line ends as a rule: the "\r" search runs again only once start has passed its last hit.
+        let cr = this.buffer.indexOf("\r");
         for (;;) {
             const lf = this.buffer.indexOf("\n", start);
-            const cr = this.buffer.indexOf("\r", start);
+            if (cr >= 0 && cr < start) cr = this.buffer.indexOf("\r", start);
             const end = lf < 0 ? cr : cr < 0 ? lf : Math.min(lf, cr);
             if (end < 0) break;
             // A trailing "\r" may be the first half of "\r\n": wait for the next chunk.
